@@ -1,0 +1,233 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+
+	"github.com/berth-registry/berth/internal/blob"
+	"github.com/berth-registry/berth/internal/errs"
+	"github.com/berth-registry/berth/internal/oci"
+)
+
+func uploadNotFound(id string) error {
+	return errs.New(errs.NotFound, "BLOB_UPLOAD_UNKNOWN", "upload %s is not known", id)
+}
+
+// WriteUpload implements blob.Store. When copying fails part-way (a client
+// that disconnects), the bytes that did arrive are still fsync'd and their
+// count is returned with the error, so the caller can record the new
+// offset and let the client resume from there.
+func (s *Store) WriteUpload(ctx context.Context, id string, offset int64, r io.Reader) (int64, error) {
+	p, err := s.uploadPath(id)
+	if err != nil {
+		return 0, err
+	}
+	if offset < 0 {
+		return 0, errs.New(errs.RangeInvalid, "", "upload %s: negative offset %d", id, offset)
+	}
+	// Create the file only for a write at 0, so that a bad offset leaves
+	// nothing behind.
+	flag := os.O_RDWR
+	if offset == 0 {
+		flag |= os.O_CREATE
+	}
+	f, err := os.OpenFile(p, flag, filePerm)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, errs.New(errs.RangeInvalid, "", "upload %s has no data before offset %d", id, offset)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("write upload %s: %w", id, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("write upload %s: %w", id, err)
+	}
+	if fi.Size() < offset {
+		return 0, errs.New(errs.RangeInvalid, "", "upload %s has %d bytes, cannot write at offset %d", id, fi.Size(), offset)
+	}
+	if fi.Size() > offset {
+		if err := f.Truncate(offset); err != nil {
+			return 0, fmt.Errorf("write upload %s: %w", id, err)
+		}
+	}
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return 0, fmt.Errorf("write upload %s: %w", id, err)
+	}
+	n, copyErr := s.copy(ctx, f, r)
+	// Sync even after a failed copy: what was written is acknowledged by n.
+	if err := f.Sync(); err != nil {
+		return n, fmt.Errorf("write upload %s: %w", id, errors.Join(copyErr, err))
+	}
+	if copyErr != nil {
+		return n, fmt.Errorf("write upload %s at %d: %w", id, offset+n, copyErr)
+	}
+	return n, f.Close()
+}
+
+// copy copies r to w through a pooled buffer. It does not use io.Copy,
+// which would let *os.File fall back to a 32 KiB buffer. The context is
+// checked between reads so that a cancelled request stops soon.
+func (s *Store) copy(ctx context.Context, w io.Writer, r io.Reader) (int64, error) {
+	bp := s.bufs.Get().(*[]byte)
+	defer s.bufs.Put(bp)
+	buf := *bp
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		nr, rerr := fill(r, buf)
+		if nr > 0 {
+			nw, werr := w.Write(buf[:nr])
+			n += int64(nw)
+			if werr != nil {
+				return n, werr
+			}
+		}
+		switch {
+		case rerr == io.EOF:
+			return n, nil
+		case rerr != nil:
+			return n, rerr
+		}
+	}
+}
+
+// fill reads into buf until it is full or r fails. Unlike io.ReadFull it
+// returns r's own error: a request body that ends before its
+// Content-Length says io.ErrUnexpectedEOF, and that must not pass for
+// the clean end of the data.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// ReadUpload implements blob.Store.
+func (s *Store) ReadUpload(ctx context.Context, id string, offset int64) (io.ReadCloser, error) {
+	p, err := s.uploadPath(id)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, uploadNotFound(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read upload %s: %w", id, err)
+	}
+	rc, err := section(f, offset, -1)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("read upload %s: %w", id, err)
+	}
+	return rc, nil
+}
+
+// CommitUpload implements blob.Store. The caller has verified that the
+// first size bytes hash to d; this only makes them durable under d.
+func (s *Store) CommitUpload(ctx context.Context, id string, size int64, d oci.Digest) error {
+	up, err := s.uploadPath(id)
+	if err != nil {
+		return err
+	}
+	dst, err := s.blobPath(d)
+	if err != nil {
+		return err
+	}
+	if size < 0 {
+		return errs.New(errs.Invalid, "SIZE_INVALID", "commit upload %s: negative size %d", id, size)
+	}
+	if err := s.trimUpload(id, up, size); err != nil {
+		return err
+	}
+	if _, err := os.Stat(dst); err == nil {
+		// Content addressing: the stored blob has these very bytes.
+		if err := os.Remove(up); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("commit upload %s: %w", id, err)
+		}
+		return nil
+	}
+	if err := s.moveIntoPlace(up, dst); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return uploadNotFound(id) // removed or committed meanwhile
+		}
+		return fmt.Errorf("commit upload %s as %s: %w", id, d, err)
+	}
+	return nil
+}
+
+// trimUpload checks that the upload holds at least size bytes, cuts it to
+// size and fsyncs it.
+func (s *Store) trimUpload(id, p string, size int64) error {
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return uploadNotFound(id)
+	}
+	if err != nil {
+		return fmt.Errorf("commit upload %s: %w", id, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("commit upload %s: %w", id, err)
+	}
+	if fi.Size() < size {
+		return errs.New(errs.Invalid, "SIZE_INVALID", "upload %s has %d bytes, fewer than %d", id, fi.Size(), size)
+	}
+	if fi.Size() > size {
+		if err := f.Truncate(size); err != nil {
+			return fmt.Errorf("commit upload %s: %w", id, err)
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("commit upload %s: %w", id, err)
+	}
+	return f.Close()
+}
+
+// DeleteUpload implements blob.Store.
+func (s *Store) DeleteUpload(ctx context.Context, id string) error {
+	p, err := s.uploadPath(id)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delete upload %s: %w", id, err)
+	}
+	return nil
+}
+
+// ListUploads implements blob.Store, in the order of the ids.
+func (s *Store) ListUploads(ctx context.Context) ([]blob.UploadInfo, error) {
+	entries, err := os.ReadDir(s.uploads)
+	if err != nil {
+		return nil, fmt.Errorf("list uploads: %w", err)
+	}
+	out := make([]blob.UploadInfo, 0, len(entries))
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !validUploadID(e.Name()) {
+			continue
+		}
+		fi, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // committed or deleted since ReadDir
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list uploads: %w", err)
+		}
+		out = append(out, blob.UploadInfo{ID: e.Name(), Size: fi.Size(), Modified: fi.ModTime()})
+	}
+	return out, nil
+}

@@ -1,0 +1,75 @@
+package oci
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/berth-registry/berth/internal/errs"
+	spec "github.com/berth-registry/berth/internal/oci"
+)
+
+// getBlob serves GET and HEAD of /v2/<name>/blobs/<digest>, with a single
+// byte range when asked.
+func (h *Handler) getBlob(w http.ResponseWriter, r *http.Request, rt route) {
+	if !h.allow(w, r, repoAccess(rt.name, "pull")) {
+		return
+	}
+	info, err := h.svc.StatBlob(r.Context(), rt.name, rt.arg)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Docker-Content-Digest", string(info.Digest))
+	hd.Set("Accept-Ranges", "bytes")
+	hd.Set("Content-Type", "application/octet-stream")
+	hd.Set("Etag", `"`+string(info.Digest)+`"`)
+	hd.Set("Cache-Control", "max-age=31536000")
+
+	status, offset, length := http.StatusOK, int64(0), info.Size
+	if rh := r.Header.Get("Range"); rh != "" {
+		br, ok, err := spec.ParseRange(rh, info.Size)
+		if errors.Is(err, spec.ErrRangeNotSatisfiable) {
+			hd.Set("Content-Range", fmt.Sprintf("bytes */%d", info.Size))
+			h.fail(w, r, errs.New(errs.RangeInvalid, "BLOB_UNKNOWN", "range %q is outside the blob of %d bytes", truncate(rh), info.Size))
+			return
+		}
+		if ok {
+			status, offset, length = http.StatusPartialContent, br.Start, br.Length()
+			hd.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", br.Start, br.End, info.Size))
+		}
+	}
+	hd.Set("Content-Length", strconv.FormatInt(length, 10))
+	if r.Method == http.MethodHead {
+		w.WriteHeader(status)
+		return
+	}
+	_, rc, err := h.svc.OpenBlob(r.Context(), rt.name, rt.arg, offset, length)
+	if err != nil {
+		hd.Del("Content-Length")
+		hd.Del("Content-Range")
+		h.fail(w, r, err)
+		return
+	}
+	defer rc.Close()
+	w.WriteHeader(status)
+	if _, err := io.Copy(w, rc); err != nil && r.Context().Err() == nil {
+		h.log.Warn("blob send interrupted", "digest", info.Digest, "err", err)
+	}
+}
+
+// deleteBlob removes a blob from a repository.
+func (h *Handler) deleteBlob(w http.ResponseWriter, r *http.Request, rt route) {
+	if !h.allow(w, r, repoAccess(rt.name, "delete")) {
+		return
+	}
+	if err := h.svc.DeleteBlob(r.Context(), rt.name, rt.arg); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusAccepted)
+}
