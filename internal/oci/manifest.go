@@ -126,6 +126,9 @@ func ParseManifest(contentType string, body []byte) (*Manifest, error) {
 	if len(bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n")) > 0 {
 		return nil, fmt.Errorf("manifest has data after the JSON object")
 	}
+	if err := checkUnambiguous(body); err != nil {
+		return nil, err
+	}
 	if raw.FSLayers != nil {
 		return nil, fmt.Errorf("docker schema 1 manifests are not supported; push with a current client")
 	}

@@ -402,3 +402,23 @@ func FuzzParseManifest(f *testing.F) {
 		}
 	})
 }
+
+func TestParseManifestRejectsAmbiguousJSON(t *testing.T) {
+	cfg := `{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:` + strings.Repeat("a", 64) + `","size":2}`
+	cases := map[string]string{
+		"duplicate layers":      `{"schemaVersion":2,"config":` + cfg + `,"layers":[],"layers":[]}`,
+		"case-folded key":       `{"schemaVersion":2,"config":` + cfg + `,"LAYERS":[]}`,
+		"duplicate in config":   `{"schemaVersion":2,"config":{"mediaType":"x","digest":"sha256:` + strings.Repeat("a", 64) + `","size":2,"size":3},"layers":[]}`,
+		"case-folded in config": `{"schemaVersion":2,"config":{"mediaType":"x","Digest":"sha256:` + strings.Repeat("a", 64) + `","size":2},"layers":[]}`,
+	}
+	for name, body := range cases {
+		if _, err := ParseManifest(MediaTypeImageManifest, []byte(body)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	// Unknown keys in annotations and custom fields stay allowed.
+	ok := `{"schemaVersion":2,"config":` + cfg + `,"layers":[],"annotations":{"a":"1","A":"2","Size":"free-form"},"x-custom":{"layers":1}}`
+	if _, err := ParseManifest(MediaTypeImageManifest, []byte(ok)); err != nil {
+		t.Fatalf("custom fields refused: %v", err)
+	}
+}
