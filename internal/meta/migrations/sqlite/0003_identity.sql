@@ -1,0 +1,99 @@
+-- Users, projects, project members, robot accounts, the audit log and UI
+-- sessions. Times are INTEGER unix nanoseconds (UTC), as in 0001, except
+-- robots.expires_at, which is unix seconds (-1 never) as Harbor shows it.
+-- Booleans are 0 or 1.
+
+-- username_key and email_key are lower-cased by the store (Go's
+-- strings.ToLower), so names and addresses collide case-insensitively the
+-- same way on every dialect. email_key is NULL when there is no email:
+-- unique only when present.
+CREATE TABLE users (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    username      TEXT NOT NULL,
+    username_key  TEXT NOT NULL UNIQUE,
+    email         TEXT NOT NULL DEFAULT '',
+    email_key     TEXT UNIQUE,
+    realname      TEXT NOT NULL DEFAULT '',
+    comment       TEXT NOT NULL DEFAULT '',
+    password_hash TEXT NOT NULL DEFAULT '',
+    sysadmin      INTEGER NOT NULL DEFAULT 0,
+    disabled      INTEGER NOT NULL DEFAULT 0,
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL
+);
+
+-- owner_id has no foreign key: a project outlives the account that
+-- created it, as in Harbor.
+CREATE TABLE projects (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    name          TEXT NOT NULL UNIQUE,
+    owner_id      INTEGER NOT NULL,
+    public        INTEGER NOT NULL DEFAULT 0,
+    storage_limit INTEGER NOT NULL DEFAULT -1,
+    metadata      TEXT NOT NULL DEFAULT '{}',
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL
+);
+CREATE INDEX projects_owner ON projects (owner_id);
+
+-- entity_id is a user id (entity_type 'u') or a group id ('g'), so it has
+-- no foreign key; the store deletes a user's memberships with the user.
+CREATE TABLE project_members (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    project_id  INTEGER NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+    entity_type TEXT NOT NULL CHECK (entity_type IN ('u', 'g')),
+    entity_id   INTEGER NOT NULL,
+    role_id     INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    UNIQUE (project_id, entity_type, entity_id)
+);
+CREATE INDEX project_members_entity ON project_members (entity_type, entity_id);
+
+-- Project robots belong to their project and go with it; system robots
+-- have no project_id.
+CREATE TABLE robots (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    name         TEXT NOT NULL UNIQUE,
+    description  TEXT NOT NULL DEFAULT '',
+    level        TEXT NOT NULL CHECK (level IN ('system', 'project')),
+    project_id   INTEGER REFERENCES projects (id) ON DELETE CASCADE,
+    secret_hash  TEXT NOT NULL DEFAULT '',
+    disabled     INTEGER NOT NULL DEFAULT 0,
+    duration     INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    permissions  TEXT NOT NULL DEFAULT '[]',
+    creator_type TEXT NOT NULL DEFAULT '',
+    creator_ref  INTEGER NOT NULL DEFAULT 0,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    CHECK ((level = 'project') = (project_id IS NOT NULL))
+);
+CREATE INDEX robots_project ON robots (project_id);
+
+-- project_id is 0 for system events and has no foreign key: the log
+-- outlives what it describes.
+CREATE TABLE audit_logs (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    project_id    INTEGER NOT NULL DEFAULT 0,
+    username      TEXT NOT NULL DEFAULT '',
+    resource      TEXT NOT NULL DEFAULT '',
+    resource_type TEXT NOT NULL DEFAULT '',
+    operation     TEXT NOT NULL DEFAULT '',
+    source_ip     TEXT NOT NULL DEFAULT '',
+    detail        TEXT NOT NULL DEFAULT '',
+    op_time       INTEGER NOT NULL
+);
+CREATE INDEX audit_logs_op_time ON audit_logs (op_time);
+CREATE INDEX audit_logs_project ON audit_logs (project_id, op_time);
+CREATE INDEX audit_logs_username ON audit_logs (username);
+
+CREATE TABLE sessions (
+    token_hash TEXT NOT NULL PRIMARY KEY,
+    user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    csrf_token TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX sessions_user ON sessions (user_id);
+CREATE INDEX sessions_expires_at ON sessions (expires_at);
