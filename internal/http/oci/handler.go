@@ -192,6 +192,7 @@ func (h *Handler) method(w http.ResponseWriter, r *http.Request, rt route, m map
 // authenticate.
 func (h *Handler) base(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
 		h.fail(w, r, errs.New(errs.Unsupported, "UNSUPPORTED", "method %s is not allowed here", r.Method))
 		return
 	}
