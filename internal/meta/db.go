@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -103,6 +104,14 @@ func openSQLite(ctx context.Context, dsn string) (*DB, error) {
 			q.Set("_txlock", txlock)
 		}
 		return sql.Open("sqlite", "file:"+escapeSQLitePath(path)+"?"+q.Encode())
+	}
+	// The file holds password hashes and key material: create it readable
+	// by the owner only (SQLite gives its -wal and -shm files the same
+	// mode). An existing file keeps the mode its operator chose.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	} else if !errors.Is(err, os.ErrExist) {
+		return nil, fmt.Errorf("create sqlite %s: %w", path, err)
 	}
 	// WAL is a property of the file, set once by the writer; readers
 	// only need to refuse writes.

@@ -284,3 +284,19 @@ func TestSQLiteTxTakesWriteLock(t *testing.T) {
 	_, err = conn.ExecContext(ctx, "ROLLBACK")
 	must(t, err)
 }
+
+func TestSQLiteFileIsPrivate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "private.db")
+	db, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := fi.Mode().Perm(); mode != 0o600 {
+		t.Fatalf("database file mode %o, want 600", mode)
+	}
+}
