@@ -1,0 +1,282 @@
+// Package tlse2e proves berth's HTTPS from the outside: a real berth
+// binary, started the way an operator starts it, against real clients
+// (Go's net/http, curl, skopeo, the docker daemon) that decide for
+// themselves whether to trust it.
+//
+// Environment:
+//
+//	BERTH_BIN               use this berth binary instead of building ./cmd/berth
+//	BERTH_TEST_DOCKER_HOST  use this Docker daemon (unix://…); otherwise one is
+//	                        started with scripts/dockerd.sh (needs root)
+//	BERTH_E2E_LOG_DIR       keep berth's logs there (tls-*.log) instead of temp dirs
+//
+// The docker test needs root: it creates a network namespace, so that
+// berth has an address the docker daemon does not exempt from
+// certificate checks as it does loopback, and writes the CA into
+// /etc/docker/certs.d, where the daemon looks. It removes both.
+package tlse2e
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// berthBin is the binary under test, set by TestMain.
+var berthBin string
+
+func TestMain(m *testing.M) {
+	work, err := os.MkdirTemp("", "berth-tlse2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	berthBin, err = binary(work)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "tlse2e set-up: %v\n", err)
+		os.RemoveAll(work)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(work)
+	os.Exit(code)
+}
+
+// repoRoot is the module root: test/tlse2e is two levels below it.
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+func binary(work string) (string, error) {
+	if bin := os.Getenv("BERTH_BIN"); bin != "" {
+		abs, err := filepath.Abs(bin)
+		if err != nil {
+			return "", err
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return "", fmt.Errorf("BERTH_BIN: %w", err)
+		}
+		return abs, nil
+	}
+	bin := filepath.Join(work, "berth")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/berth")
+	cmd.Dir = repoRoot()
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/berth: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// berthProc is one running `berth serve`.
+type berthProc struct {
+	addr     string // host:port clients use
+	password string // of the admin account
+	dataDir  string
+	log      string
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	err      error // from Wait, once exited is closed
+}
+
+type berthOpts struct {
+	name    string   // for the log file
+	args    []string // after "serve --addr A --data-dir D"
+	env     []string // added to the environment
+	netns   string   // run inside this network namespace
+	addr    string   // listen address; "" picks a free loopback port
+	dataDir string   // "" makes a fresh one
+	scheme  string   // how to probe /healthz: "https" (default) or "http"
+}
+
+// startBerth starts berth and waits until /healthz answers 200; the
+// test's cleanup stops it.
+func startBerth(t *testing.T, o berthOpts) *berthProc {
+	t.Helper()
+	if o.addr == "" {
+		o.addr = freeLoopback(t)
+	}
+	if o.dataDir == "" {
+		o.dataDir = filepath.Join(t.TempDir(), "data")
+	}
+	if o.scheme == "" {
+		o.scheme = "https"
+	}
+	logDir := os.Getenv("BERTH_E2E_LOG_DIR")
+	if logDir == "" {
+		logDir = t.TempDir()
+	}
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := &berthProc{addr: o.addr, dataDir: o.dataDir, exited: make(chan struct{}),
+		password: "TlsE2e-Passw0rd", log: filepath.Join(logDir, "tls-"+o.name+".log")}
+	logFile, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{berthBin, "serve", "--addr", o.addr, "--data-dir", o.dataDir}, o.args...)
+	if o.netns != "" {
+		// ip execs berth after entering the namespace: the pid is berth's.
+		args = append([]string{"ip", "netns", "exec", o.netns}, args...)
+	}
+	p.cmd = exec.Command(args[0], args[1:]...)
+	// Only the first start of a data dir sets the admin password; later
+	// ones, of the same data dir, keep it.
+	p.cmd.Env = append(append(os.Environ(), "BERTH_ADMIN_PASSWORD="+p.password), o.env...)
+	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
+	if err := p.cmd.Start(); err != nil {
+		logFile.Close()
+		t.Fatalf("start berth: %v", err)
+	}
+	go func() { p.err = p.cmd.Wait(); logFile.Close(); close(p.exited) }()
+	t.Cleanup(func() { p.stop(t) })
+
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, // only asks "is it up"
+	}}
+	url := o.scheme + "://" + o.addr + "/healthz"
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case <-p.exited:
+			t.Fatalf("berth exited during start-up: %v\n%s", p.err, tail(p.log, 30))
+		default:
+		}
+		resp, err := client.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("berth did not answer 200 on %s within 30s (last: %v)\n%s", url, err, tail(p.log, 30))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// stop ends berth with SIGTERM (SIGKILL after 20s) and waits for it.
+func (p *berthProc) stop(t *testing.T) {
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(20 * time.Second):
+		t.Errorf("berth did not stop within 20s of SIGTERM; killing it")
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
+	if t.Failed() {
+		t.Logf("berth log (%s), last lines:\n%s", p.log, tail(p.log, 40))
+	}
+}
+
+func freeLoopback(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// result is what one client command printed and how it ended.
+type result struct {
+	stdout, stderr string
+	err            error
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("err: %v\nstdout:\n%s\nstderr:\n%s", r.err, r.stdout, r.stderr)
+}
+
+// exitCode is the command's exit status, or -1 if it did not exit.
+func (r result) exitCode() int {
+	var ee *exec.ExitError
+	if errors.As(r.err, &ee) {
+		return ee.ExitCode()
+	}
+	if r.err == nil {
+		return 0
+	}
+	return -1
+}
+
+// run runs a command with a bounded time.
+func run(timeout time.Duration, env []string, stdin string, name string, args ...string) result {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = env
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("timed out after %s: %w", timeout, err)
+	}
+	return result{stdout: stdout.String(), stderr: stderr.String(), err: err}
+}
+
+// mustRun runs a command that must succeed.
+func mustRun(t *testing.T, timeout time.Duration, env []string, stdin string, name string, args ...string) result {
+	t.Helper()
+	r := run(timeout, env, stdin, name, args...)
+	if r.err != nil {
+		t.Fatalf("%s %s:\n%s", name, strings.Join(args, " "), r)
+	}
+	return r
+}
+
+// mustFail runs a command that must fail with output containing one of
+// wants (case-insensitive).
+func mustFail(t *testing.T, timeout time.Duration, env []string, stdin string, wants []string, name string, args ...string) result {
+	t.Helper()
+	r := run(timeout, env, stdin, name, args...)
+	if r.err == nil {
+		t.Fatalf("%s %s succeeded, want it to fail:\n%s", name, strings.Join(args, " "), r)
+	}
+	out := strings.ToLower(r.stdout + r.stderr)
+	for _, w := range wants {
+		if strings.Contains(out, strings.ToLower(w)) {
+			return r
+		}
+	}
+	t.Fatalf("%s %s failed, but not with any of %q:\n%s", name, strings.Join(args, " "), wants, r)
+	return r
+}
