@@ -1,0 +1,323 @@
+// Package e2e drives a real berth binary with real clients: the docker CLI
+// and daemon, skopeo, and go-containerregistry's crane. It owns no
+// registry logic; it only proves that what those clients push comes back
+// byte for byte.
+//
+// Environment:
+//
+//	BERTH_BIN               use this berth binary instead of building ./cmd/berth
+//	BERTH_TEST_DOCKER_HOST  use this Docker daemon (unix://…); otherwise one is
+//	                        started with scripts/dockerd.sh (needs root)
+//	BERTH_SKIP_DOCKER=1     local iteration only: skip the docker CLI steps and
+//	                        push the image with crane instead; never set in CI
+//	BERTH_E2E_LOG_DIR       keep berth's log there instead of a temp dir
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// env is what TestMain set up for the tests of this package.
+var env struct {
+	registry   string // host:port of berth
+	password   string // admin password
+	dockerHost string // DOCKER_HOST for the docker CLI; "" when skipped
+	dockerCfg  string // DOCKER_CONFIG dir, so that login stays private
+	workDir    string // scratch space shared by the tests
+	berthLog   string // path of berth's combined output
+}
+
+func TestMain(m *testing.M) {
+	code, err := run(m)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e set-up: %v\n", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func run(m *testing.M) (code int, err error) {
+	work, err := os.MkdirTemp("", "berth-e2e-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(work)
+	defer func() {
+		if err != nil && env.berthLog != "" {
+			err = fmt.Errorf("%w\n--- berth log (%s), last lines:\n%s", err, env.berthLog, tail(env.berthLog, 40))
+		}
+	}()
+	env.workDir = work
+	env.password = "E2e-Admin-" + randomHex(12) // meets the policy: upper, lower, digit
+
+	bin, err := berthBinary(work)
+	if err != nil {
+		return 0, err
+	}
+	stopBerth, err := startBerth(bin, work)
+	if err != nil {
+		return 0, err
+	}
+	defer stopBerth()
+
+	if os.Getenv("BERTH_SKIP_DOCKER") == "1" {
+		fmt.Fprintln(os.Stderr, "e2e: BERTH_SKIP_DOCKER=1, docker CLI steps are skipped (never do this in CI)")
+	} else {
+		stopDocker, err := dockerDaemon(work)
+		if err != nil {
+			return 0, err
+		}
+		defer stopDocker()
+	}
+	return m.Run(), nil
+}
+
+// repoRoot is the module root: test/e2e is two levels below it.
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+func berthBinary(work string) (string, error) {
+	if bin := os.Getenv("BERTH_BIN"); bin != "" {
+		// A relative path is taken from the repository root, where make runs.
+		abs := bin
+		if !filepath.IsAbs(abs) {
+			abs = filepath.Join(repoRoot(), bin)
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return "", fmt.Errorf("BERTH_BIN: %w", err)
+		}
+		return abs, nil
+	}
+	bin := filepath.Join(work, "berth")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/berth")
+	cmd.Dir = repoRoot()
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/berth: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// startBerth runs `berth serve` on a free loopback port with a fresh data
+// dir and waits for /healthz. The returned func stops it with SIGTERM.
+func startBerth(bin, work string) (func(), error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	env.registry = fmt.Sprintf("127.0.0.1:%d", port)
+
+	logDir := os.Getenv("BERTH_E2E_LOG_DIR")
+	if logDir == "" {
+		logDir = work
+	}
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return nil, err
+	}
+	env.berthLog = filepath.Join(logDir, "berth.log")
+	logFile, err := os.Create(env.berthLog)
+	if err != nil {
+		return nil, err
+	}
+
+	cmd := exec.Command(bin, "serve",
+		"--addr", env.registry,
+		"--data-dir", filepath.Join(work, "berth-data"),
+		"--tls=off")
+	cmd.Env = append(os.Environ(), "BERTH_ADMIN_PASSWORD="+env.password)
+	cmd.Stdout = logFile
+	cmd.Stderr = logFile
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("start berth: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	stop := func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		logFile.Close()
+	}
+
+	url := "http://" + env.registry + "/healthz"
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		select {
+		case err := <-exited:
+			logFile.Close()
+			return nil, fmt.Errorf("berth exited during start-up: %v", err)
+		default:
+		}
+		resp, err := client.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return stop, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return nil, fmt.Errorf("berth did not answer 200 on %s within 60s (last: %v)", url, statusOrErr(resp, err))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func statusOrErr(resp *http.Response, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return resp.Status
+}
+
+// dockerDaemon uses BERTH_TEST_DOCKER_HOST or starts a private daemon with
+// scripts/dockerd.sh. Not being able to run docker is a failure, not a skip.
+func dockerDaemon(work string) (func(), error) {
+	env.dockerCfg = filepath.Join(work, "docker-config")
+	if err := os.MkdirAll(env.dockerCfg, 0o700); err != nil {
+		return nil, err
+	}
+	if h := os.Getenv("BERTH_TEST_DOCKER_HOST"); h != "" {
+		env.dockerHost = h
+		if err := dockerPing(); err != nil {
+			return nil, fmt.Errorf("BERTH_TEST_DOCKER_HOST=%s does not answer: %w", h, err)
+		}
+		return func() {}, nil
+	}
+	script := filepath.Join(repoRoot(), "scripts", "dockerd.sh")
+	state, err := os.MkdirTemp("", "berth-e2e-dockerd-")
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", script, "start", state)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s start (set BERTH_TEST_DOCKER_HOST, run as root, or BERTH_SKIP_DOCKER=1 for local iteration only): %w", script, err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	env.dockerHost = strings.TrimSpace(lines[len(lines)-1])
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "bash", script, "stop", state)
+		cmd.Stdout = os.Stderr
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: stop dockerd: %v\n", err)
+			return
+		}
+		os.RemoveAll(state)
+	}
+	if err := dockerPing(); err != nil {
+		stop()
+		return nil, err
+	}
+	return stop, nil
+}
+
+func dockerPing() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "docker", "version", "--format", "{{.Server.Version}}")
+	cmd.Env = dockerEnv()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("docker version: %w: %s", err, out)
+	}
+	return nil
+}
+
+func dockerEnv() []string {
+	return append(os.Environ(), "DOCKER_HOST="+env.dockerHost, "DOCKER_CONFIG="+env.dockerCfg)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// cmdResult is what one client invocation printed.
+type cmdResult struct {
+	stdout, stderr string
+}
+
+// runCmd runs one client command with a bounded time and fails the test,
+// showing what it printed, when it does not exit 0.
+func runCmd(t *testing.T, timeout time.Duration, stdin string, cmdEnv []string, name string, args ...string) cmdResult {
+	t.Helper()
+	res, err := tryCmd(timeout, stdin, cmdEnv, name, args...)
+	if err != nil {
+		t.Fatalf("%s %s: %v\nstdout:\n%s\nstderr:\n%s", name, strings.Join(args, " "), err, res.stdout, res.stderr)
+	}
+	return res
+}
+
+func tryCmd(timeout time.Duration, stdin string, cmdEnv []string, name string, args ...string) (cmdResult, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = cmdEnv
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	var stdout, stderr strings.Builder
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("timed out after %s: %w", timeout, err)
+	}
+	return cmdResult{stdout: stdout.String(), stderr: stderr.String()}, err
+}
