@@ -6,6 +6,7 @@ package oci
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -210,6 +211,11 @@ func (h *Handler) allow(w http.ResponseWriter, r *http.Request, access ...Access
 	}
 	if errs.Is(err, errs.Unauthorized) {
 		if c := h.auth.Challenge(r, access...); c != "" {
+			// Docker shows error_description rather than the body when a
+			// token lacks scope, so the reason goes there too.
+			if e, ok := errs.As(err); ok && strings.Contains(c, "insufficient_scope") && e.Msg != "" {
+				c += fmt.Sprintf(",error_description=%q", e.Msg)
+			}
 			w.Header().Set("WWW-Authenticate", c)
 		}
 	}
