@@ -67,7 +67,7 @@ func (s *Service) CanSystem(p Principal, resource, action string) bool {
 	case p.Kind == RobotKind:
 		return p.Robot.grants("", resource, action)
 	case p.Kind == UserKind && resource == "project" && action == ActCreate:
-		return s.projectCreation == CreationEveryone
+		return s.ProjectCreation() == CreationEveryone
 	}
 	return false
 }
