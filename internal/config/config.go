@@ -70,10 +70,18 @@ func (d Database) Postgres() bool {
 
 // Storage names the blob store.
 type Storage struct {
-	// URL is storage.url. Only "file://" followed by a directory path is
-	// supported for now; the path is taken as is, not percent-decoded, so
-	// "file:///srv/blobs" is absolute and "file://blobs" is relative.
+	// URL is storage.url: "file://" followed by a directory path, or an
+	// S3 bucket as "s3://bucket[/prefix]?endpoint=host:port&region=…&
+	// secure=false&path_style=true" (see S3). A file path is taken as is,
+	// not percent-decoded, so "file:///srv/blobs" is absolute and
+	// "file://blobs" is relative.
 	URL string
+	// S3AccessKey and S3SecretKey are storage.s3_access_key and
+	// storage.s3_secret_key, the credentials of s3:// storage; when unset,
+	// Load takes AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. String
+	// never shows them.
+	S3AccessKey string
+	S3SecretKey string
 }
 
 // FilePath returns the directory of a file:// storage URL, and false for
@@ -185,6 +193,14 @@ func (c Config) problems() []*FieldError {
 	check("server.external_url", checkExternalURL(c.Server.ExternalURL))
 	check("database.url", checkDatabase(c.Database.URL))
 	check("storage.url", checkStorage(c.Storage.URL))
+	if strings.HasPrefix(c.Storage.URL, "s3://") {
+		if c.Storage.S3AccessKey == "" {
+			bad("storage.s3_access_key", "must be set for s3:// storage (or AWS_ACCESS_KEY_ID)")
+		}
+		if c.Storage.S3SecretKey == "" {
+			bad("storage.s3_secret_key", "must be set for s3:// storage (or AWS_SECRET_ACCESS_KEY)")
+		}
+	}
 
 	switch c.TLS.Mode {
 	case TLSOn, TLSOff, TLSAuto:
@@ -336,18 +352,23 @@ func sqliteParts(s string) (path, query string) {
 	return path, query
 }
 
+// checkStorage never repeats an s3:// URL back, in case it holds keys.
 func checkStorage(s string) error {
 	scheme, _, ok := strings.Cut(s, "://")
 	if !ok || scheme == "" {
 		return fmt.Errorf("must be a URL such as file:///var/lib/berth/blobs, got %q", s)
 	}
-	if scheme != "file" {
-		return fmt.Errorf("unsupported storage scheme %q (want file://)", scheme)
+	switch scheme {
+	case "file":
+		if p, _ := (Storage{URL: s}).FilePath(); p == "" {
+			return errors.New("file:// URL needs a directory path")
+		}
+		return nil
+	case "s3":
+		_, err := parseS3(s)
+		return err
 	}
-	if p, _ := (Storage{URL: s}).FilePath(); p == "" {
-		return errors.New("file:// URL needs a directory path")
-	}
-	return nil
+	return fmt.Errorf("unsupported storage scheme %q (want file:// or s3://)", trunc(scheme))
 }
 
 // unwrapURLError drops the *url.Error wrapper, whose message repeats the

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -154,6 +156,8 @@ var keyTests = []struct {
 	{"server.pprof", "true", func(c *Config) { c.Server.Pprof = true }},
 	{"database.url", "postgres://db/berth", func(c *Config) { c.Database.URL = "postgres://db/berth" }},
 	{"storage.url", "file:///srv/blobs", func(c *Config) { c.Storage.URL = "file:///srv/blobs" }},
+	{"storage.s3_access_key", "AKIDEXAMPLE", func(c *Config) { c.Storage.S3AccessKey = "AKIDEXAMPLE" }},
+	{"storage.s3_secret_key", "wJalrXUtnFEMI", func(c *Config) { c.Storage.S3SecretKey = "wJalrXUtnFEMI" }},
 	{"tls.mode", "on", func(c *Config) { c.TLS.Mode = "on" }},
 	{"tls.cert", "/etc/berth/tls.crt", func(c *Config) { c.TLS.Cert = "/etc/berth/tls.crt"; c.TLS.Key = "/etc/berth/tls.key" }},
 	{"tls.key", "/etc/berth/tls.key", func(c *Config) { c.TLS.Cert = "/etc/berth/tls.crt"; c.TLS.Key = "/etc/berth/tls.key" }},
@@ -209,7 +213,7 @@ func TestLoadKeyVariables(t *testing.T) {
 func TestEnvNames(t *testing.T) {
 	want := []string{
 		"BERTH_DATA_DIR", "BERTH_SERVER_ADDR", "BERTH_SERVER_EXTERNAL_URL", "BERTH_SERVER_PPROF",
-		"BERTH_DATABASE_URL", "BERTH_STORAGE_URL", "BERTH_TLS_MODE", "BERTH_TLS_CERT", "BERTH_TLS_KEY",
+		"BERTH_DATABASE_URL", "BERTH_STORAGE_URL", "BERTH_STORAGE_S3_ACCESS_KEY", "BERTH_STORAGE_S3_SECRET_KEY", "BERTH_TLS_MODE", "BERTH_TLS_CERT", "BERTH_TLS_KEY",
 		"BERTH_TLS_HOSTS", "BERTH_LOG_LEVEL", "BERTH_LOG_FORMAT", "BERTH_UPLOADS_EXPIRY",
 		"BERTH_UPLOADS_MAX_CHUNK", "BERTH_MANIFESTS_MAX_SIZE",
 		"BERTH_AUTH_ROBOT_PREFIX", "BERTH_AUTH_TOKEN_EXPIRY", "BERTH_AUTH_PROJECT_CREATION", "BERTH_AUDIT_RETENTION",
@@ -437,8 +441,31 @@ func TestLoadErrors(t *testing.T) {
 		{name: "database scheme", args: []string{"--database", "mysql://db/berth"}, want: `config: --database: unsupported database scheme "mysql" (want postgres://, postgresql://, sqlite://, file: or a file path)`},
 		{name: "database postgres hides password", env: env{"BERTH_DATABASE_URL": "postgres://u:s3cret@db:port/berth"}, want: `config: BERTH_DATABASE_URL: invalid postgres URL: invalid port ":port" after host`},
 		{name: "database sqlite without path", yaml: "database:\n  url: sqlite://\n", want: `config: database.url: SQLite database needs a file path`},
-		{name: "storage scheme", args: []string{"--storage", "s3://bucket"}, want: `config: --storage: unsupported storage scheme "s3" (want file://)`},
-		{name: "storage variable", env: env{"BERTH_STORAGE_URL": "gs://bucket"}, want: `config: BERTH_STORAGE_URL: unsupported storage scheme "gs" (want file://)`},
+		{name: "storage scheme", args: []string{"--storage", "ftp://bucket"}, want: `config: --storage: unsupported storage scheme "ftp" (want file:// or s3://)`},
+		{name: "storage variable", env: env{"BERTH_STORAGE_URL": "gs://bucket"}, want: `config: BERTH_STORAGE_URL: unsupported storage scheme "gs" (want file:// or s3://)`},
+		{name: "s3 without keys", args: []string{"--storage", "s3://bucket"},
+			want: "config: storage.s3_access_key: must be set for s3:// storage (or AWS_ACCESS_KEY_ID)\n" +
+				"config: storage.s3_secret_key: must be set for s3:// storage (or AWS_SECRET_ACCESS_KEY)"},
+		{name: "s3 without secret key", env: env{"BERTH_STORAGE": "s3://bucket", "AWS_ACCESS_KEY_ID": "AKID"},
+			want: `config: storage.s3_secret_key: must be set for s3:// storage (or AWS_SECRET_ACCESS_KEY)`},
+		{name: "s3 without bucket", env: env{"BERTH_STORAGE": "s3:///prefix", "BERTH_STORAGE_S3_ACCESS_KEY": "a", "BERTH_STORAGE_S3_SECRET_KEY": "s"},
+			want: `config: BERTH_STORAGE: s3:// URL needs a bucket, as in s3://bucket/prefix?endpoint=host:port`},
+		{name: "s3 bucket name", yaml: "storage:\n  url: s3://My_Bucket\n  s3_access_key: a\n  s3_secret_key: s\n",
+			want: `config: storage.url: s3 bucket "My_Bucket" must be 3 to 63 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit`},
+		{name: "s3 dot prefix", yaml: "storage:\n  url: s3://bucket/a/../b\n  s3_access_key: a\n  s3_secret_key: s\n",
+			want: `config: storage.url: s3 prefix "a/../b" must be '/'-separated names of letters, digits, '.', '_' and '-', none of them '.' or '..'`},
+		{name: "s3 unknown parameter", args: []string{"--storage", "s3://bucket?endpoint=minio:9000&insecure=1"}, env: env{"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "s"},
+			want: `config: --storage: unknown s3 URL parameter "insecure" (want endpoint, region, secure or path_style)`},
+		{name: "s3 endpoint with scheme", args: []string{"--storage", "s3://bucket?endpoint=http://minio:9000"}, env: env{"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "s"},
+			want: `config: --storage: s3 endpoint "http://minio:9000" must be host:port without a scheme (secure=false selects plain HTTP)`},
+		{name: "s3 endpoint port", args: []string{"--storage", "s3://bucket?endpoint=minio:99999"}, env: env{"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "s"},
+			want: `config: --storage: s3 endpoint "minio:99999": port must be a number from 0 to 65535`},
+		{name: "s3 secure", args: []string{"--storage", "s3://bucket?secure=no-thanks"}, env: env{"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "s"},
+			want: `config: --storage: s3 URL parameter secure must be true or false, got "no-thanks"`},
+		{name: "s3 parameter twice", args: []string{"--storage", "s3://bucket?region=a&region=b"}, env: env{"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "s"},
+			want: `config: --storage: s3 URL parameter region is given 2 times`},
+		{name: "s3 keys in the URL are not shown", env: env{"BERTH_STORAGE_URL": "s3://AKID:s3cretKey@bucket", "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "s"},
+			want: `config: BERTH_STORAGE_URL: s3 URL must not hold credentials: set storage.s3_access_key and storage.s3_secret_key (BERTH_STORAGE_S3_ACCESS_KEY and BERTH_STORAGE_S3_SECRET_KEY) instead`},
 		{name: "storage bare path", env: env{"BERTH_STORAGE": "/srv/blobs"}, want: `config: BERTH_STORAGE: must be a URL such as file:///var/lib/berth/blobs, got "/srv/blobs"`},
 		{name: "storage without path", yaml: "storage:\n  url: file://\n", want: `config: storage.url: file:// URL needs a directory path`},
 		{name: "log level", args: []string{"--log-level", "verbose"}, want: `config: --log-level: must be debug, info, warn or error, got "verbose"`},
@@ -668,5 +695,82 @@ func TestUsage(t *testing.T) {
 	}
 	if !strings.HasSuffix(out, "\n") {
 		t.Errorf("usage does not end in a newline")
+	}
+}
+
+func TestStorageS3(t *testing.T) {
+	keys := env{"BERTH_STORAGE_S3_ACCESS_KEY": "AKID", "BERTH_STORAGE_S3_SECRET_KEY": "SECRET"}
+	tests := []struct {
+		url  string
+		want S3
+	}{
+		{"s3://bucket", S3{Bucket: "bucket", Endpoint: "s3.amazonaws.com", Secure: true}},
+		{"s3://my.bucket-1/", S3{Bucket: "my.bucket-1", Endpoint: "s3.amazonaws.com", Secure: true}},
+		{"s3://bucket/team/registry/?region=eu-west-1",
+			S3{Bucket: "bucket", Prefix: "team/registry", Endpoint: "s3.amazonaws.com", Region: "eu-west-1", Secure: true}},
+		{"s3://blobs?endpoint=127.0.0.1:7070&secure=false&path_style=true&region=us-east-1",
+			S3{Bucket: "blobs", Endpoint: "127.0.0.1:7070", Region: "us-east-1", PathStyle: true}},
+		{"s3://blobs/p?endpoint=minio.internal&secure=true&path_style=0",
+			S3{Bucket: "blobs", Prefix: "p", Endpoint: "minio.internal", Secure: true}},
+		{"s3://blobs?endpoint=[::1]:9000&secure=false",
+			S3{Bucket: "blobs", Endpoint: "[::1]:9000"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			e := env{"BERTH_DATA_DIR": t.TempDir(), "BERTH_STORAGE": tt.url}
+			maps.Copy(e, keys)
+			c, err := Load(nil, e.get)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Storage.URL != tt.url {
+				t.Errorf("Load rewrote the URL to %q", c.Storage.URL)
+			}
+			got, ok := c.Storage.S3()
+			want := tt.want
+			want.AccessKey, want.SecretKey = "AKID", "SECRET"
+			if diff := cmp.Diff(want, got); !ok || diff != "" {
+				t.Errorf("S3() ok=%v (-want +got):\n%s", ok, diff)
+			}
+			if _, ok := c.Storage.FilePath(); ok {
+				t.Error("an s3:// URL has a file path")
+			}
+		})
+	}
+	for _, url := range []string{"file:///srv/blobs", "s3://Bad_Bucket", "S3://bucket"} {
+		if _, ok := (Storage{URL: url}).S3(); ok {
+			t.Errorf("Storage{%q}.S3() is ok", url)
+		}
+	}
+}
+
+// The AWS variables stand in for the keys; berth's own take precedence.
+func TestStorageS3Keys(t *testing.T) {
+	base := env{"BERTH_DATA_DIR": t.TempDir(), "BERTH_STORAGE": "s3://bucket",
+		"AWS_ACCESS_KEY_ID": "aws-id", "AWS_SECRET_ACCESS_KEY": "aws-secret"}
+	c, err := Load(nil, base.get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := [2]string{c.Storage.S3AccessKey, c.Storage.S3SecretKey}; got != [2]string{"aws-id", "aws-secret"} {
+		t.Errorf("keys from AWS_*: %q", got)
+	}
+	own := maps.Clone(base)
+	own["BERTH_STORAGE_S3_ACCESS_KEY"] = "berth-id"
+	own["BERTH_STORAGE_S3_SECRET_KEY"] = "berth-secret"
+	if c, err = Load(nil, own.get); err != nil {
+		t.Fatal(err)
+	}
+	if got := [2]string{c.Storage.S3AccessKey, c.Storage.S3SecretKey}; got != [2]string{"berth-id", "berth-secret"} {
+		t.Errorf("keys with both sets of variables: %q", got)
+	}
+	// Printing the configuration never shows them.
+	for _, out := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%v", c.Storage)} {
+		if strings.Contains(out, "berth-secret") || strings.Contains(out, "berth-id") {
+			t.Errorf("printed configuration shows a key: %s", out)
+		}
+		if !strings.Contains(out, "s3://bucket") {
+			t.Errorf("printed configuration lacks the storage URL: %s", out)
+		}
 	}
 }

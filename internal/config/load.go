@@ -91,6 +91,18 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	if len(errs) > 0 {
 		return Config{}, errors.Join(errs...)
 	}
+	// The AWS tools' variables stand in for the S3 keys.
+	for _, aws := range []struct {
+		key, env string
+		field    *string
+	}{
+		{"storage.s3_access_key", "AWS_ACCESS_KEY_ID", &c.Storage.S3AccessKey},
+		{"storage.s3_secret_key", "AWS_SECRET_ACCESS_KEY", &c.Storage.S3SecretKey},
+	} {
+		if v := getenv(aws.env); *aws.field == "" && v != "" {
+			*aws.field, sources[aws.key] = v, aws.env
+		}
+	}
 
 	if err := c.resolvePaths(); err != nil {
 		return Config{}, &FieldError{Key: "data_dir", Source: sources["data_dir"], Err: err}
