@@ -43,6 +43,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return serve(rest, stdout, stderr, getenv)
 	case "ca":
 		return printCA(rest, stdout, stderr, getenv)
+	case "gc":
+		return runGC(rest, stdout, stderr, getenv)
 	case "version":
 		if len(rest) > 0 {
 			fmt.Fprintf(stderr, "berth version: unexpected argument %q\n", rest[0])
@@ -55,6 +57,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 			serveUsage(stdout)
 		} else if len(rest) > 0 && rest[0] == "ca" {
 			caUsage(stdout)
+		} else if len(rest) > 0 && rest[0] == "gc" {
+			gcUsage(stdout)
 		} else {
 			usage(stdout)
 		}
@@ -150,6 +154,7 @@ Usage:
 Commands:
   serve     run the registry
   ca        print the CA certificate that clients must trust (PEM)
+  gc        collect garbage once: free what nothing uses any more
   version   print the version
   help      print this help ("berth help serve" for serve alone)
 

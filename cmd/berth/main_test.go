@@ -67,8 +67,10 @@ func TestRun(t *testing.T) {
 			stderr: []string{"config: BERTH_UPLOADS_EXPIRY: time: invalid duration \"x\"\n"}, quietOut: true},
 		{name: "bad file key", args: []string{"serve", "--config", badYAML}, code: 1,
 			stderr: []string{`unknown key "server.adr"`}, quietOut: true},
-		{name: "unsupported storage", args: []string{"serve"}, env: env{"BERTH_STORAGE": "s3://bucket"}, code: 1,
-			stderr: []string{`config: BERTH_STORAGE: unsupported storage scheme "s3"`}, quietOut: true},
+		{name: "unsupported storage", args: []string{"serve"}, env: env{"BERTH_STORAGE": "gs://bucket"}, code: 1,
+			stderr: []string{`config: BERTH_STORAGE: unsupported storage scheme "gs"`}, quietOut: true},
+		{name: "s3 without keys", args: []string{"serve"}, env: env{"BERTH_STORAGE": "s3://bucket"}, code: 1,
+			stderr: []string{`config: storage.s3_access_key: must be set`}, quietOut: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

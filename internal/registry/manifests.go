@@ -148,7 +148,9 @@ func (s *Service) PutManifest(ctx context.Context, name, ref, contentType string
 			}
 		}
 		if len(children) > 0 {
-			have, err := q.ManifestExists(ctx, repo.ID, children)
+			// Locked (FOR SHARE) so that GC cannot delete a child
+			// between this check and the commit (docs/gc.md).
+			have, err := q.LockManifestsShared(ctx, repo.ID, children)
 			if err != nil {
 				return err
 			}

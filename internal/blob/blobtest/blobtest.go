@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) blob.Store) {
 		{"HostileUploadIDs", testHostileUploadIDs},
 		{"HostileDigests", testHostileDigests},
 		{"LongUploadID", testLongUploadID},
+		{"Walk", testWalk}, // optional: blob.Walker (walk.go)
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
