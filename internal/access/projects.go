@@ -251,7 +251,7 @@ func (s *Service) CreateProject(ctx context.Context, p Principal, source string,
 		return meta.Project{}, forbidden(p, "create projects")
 	}
 	if !s.CanSystem(p, "project", ActCreate) || (p.Kind == RobotKind && p.Robot.Level == meta.RobotProject) {
-		if p.Kind == UserKind && s.projectCreation == CreationAdminOnly {
+		if p.Kind == UserKind && s.ProjectCreation() == CreationAdminOnly {
 			return meta.Project{}, errs.New(errs.Denied, "FORBIDDEN", "only system administrators may create projects")
 		}
 		return meta.Project{}, forbidden(p, "create projects")
@@ -259,7 +259,7 @@ func (s *Service) CreateProject(ctx context.Context, p Principal, source string,
 	if err := CheckProjectName(spec.Name); err != nil {
 		return meta.Project{}, err
 	}
-	pr := meta.Project{Name: spec.Name, StorageLimit: -1}
+	pr := meta.Project{Name: spec.Name, StorageLimit: s.currentConfiguration().StoragePerProject}
 	if err := applySpec(p, &pr, spec, true); err != nil {
 		return meta.Project{}, err
 	}
@@ -551,8 +551,11 @@ func (s *Service) GetProjectSummary(ctx context.Context, p Principal, ref Projec
 		}
 	}
 	if can(ResQuota, ActRead) {
-		// Usage is not tracked per project yet.
-		sum.Quota = &Quota{Hard: pr.StorageLimit, Used: 0}
+		used, err := q.ProjectUsage(ctx, pr.ID)
+		if err != nil {
+			return ProjectSummary{}, err
+		}
+		sum.Quota = &Quota{Hard: pr.StorageLimit, Used: used}
 	}
 	return sum, nil
 }

@@ -28,6 +28,7 @@ type Service struct {
 	projectCreation string
 	limiter         *limiter
 	cache           *verifyCache
+	conf            confCache // run-time configuration (configurations.go)
 }
 
 // Option configures a Service.
@@ -111,5 +112,6 @@ func unauthorized(format string, args ...any) error {
 	return errs.New(errs.Unauthorized, "UNAUTHORIZED", format, args...)
 }
 
-// ProjectCreation is who may create projects (everyone or adminonly).
-func (s *Service) ProjectCreation() string { return s.projectCreation }
+// ProjectCreation is who may create projects (everyone or adminonly):
+// the run-time configuration, by default the configuration file's value.
+func (s *Service) ProjectCreation() string { return s.currentConfiguration().ProjectCreation }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/blob"
 	"github.com/berth-registry/berth/internal/blob/fs"
+	"github.com/berth-registry/berth/internal/blob/s3"
 	"github.com/berth-registry/berth/internal/config"
 	ocihttp "github.com/berth-registry/berth/internal/http/oci"
 	"github.com/berth-registry/berth/internal/meta"
@@ -31,6 +32,7 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		return err
 	}
 	defer n.db.Close()
+	defer n.gc.Close() // before the database closes: stops a run in progress
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Addr, err)
@@ -47,6 +49,7 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	go n.svc.RunSweeper(bg, 10*time.Minute)
+	go n.gc.RunScheduler(bg, 30*time.Second)
 	go n.id.runHousekeeping(bg, cfg.Audit.Retention, logger)
 	if t, ok := n.store.(interface {
 		SweepTemp(time.Duration) (int, error)
@@ -90,6 +93,19 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 }
 
 func openStorage(cfg config.Config) (blob.Store, error) {
+	if loc, ok := cfg.Storage.S3(); ok {
+		// New checks that the bucket answers; no request context yet.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		st, err := s3.New(ctx, s3.Options{
+			Endpoint: loc.Endpoint, Secure: loc.Secure, Region: loc.Region, PathStyle: loc.PathStyle,
+			Bucket: loc.Bucket, Prefix: loc.Prefix, AccessKey: loc.AccessKey, SecretKey: loc.SecretKey,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("open storage: %w", err)
+		}
+		return st, nil
+	}
 	path, ok := cfg.Storage.FilePath()
 	if !ok {
 		return nil, fmt.Errorf("config: storage.url: unsupported storage %q", cfg.Storage.URL)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/blob"
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/gc"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/registry"
 )
@@ -24,6 +25,7 @@ type node struct {
 	id      *identity
 	tls     *serverTLS
 	handler http.Handler
+	gc      *gc.Collector
 }
 
 // assemble opens the stores and builds the services and the handler. On
@@ -50,6 +52,7 @@ func assemble(ctx context.Context, cfg config.Config, logger *slog.Logger) (n *n
 		registry.WithUploadExpiry(cfg.Uploads.Expiry),
 		registry.WithMaxChunk(cfg.Uploads.MaxChunk),
 		registry.WithMaxManifestSize(cfg.Manifests.MaxSize),
+		registry.WithQuota(meta.ProjectQuotas{}),
 	)
 	id, err := setupIdentity(ctx, cfg, db, svc, logger)
 	if err != nil {
@@ -59,8 +62,11 @@ func assemble(ctx context.Context, cfg config.Config, logger *slog.Logger) (n *n
 	if err != nil {
 		return nil, err
 	}
+	id.api.Configure(apiSystem(cfg, store, tlsSrv)...)
+	collector := gc.New(db, store, gc.WithLogger(logger), gc.WithUploadSweeper(svc)) // scheduler: Serve
+	id.api.SetGC(collector)
 	return &node{
-		db: db, store: store, svc: svc, id: id, tls: tlsSrv,
+		db: db, store: store, svc: svc, id: id, tls: tlsSrv, gc: collector,
 		handler: logRequests(logger, newMux(cfg, db, svc, id, tlsSrv, logger)),
 	}, nil
 }
@@ -75,5 +81,5 @@ func NewHandler(ctx context.Context, cfg config.Config, logger *slog.Logger) (ht
 	if err != nil {
 		return nil, nil, err
 	}
-	return n.handler, func() { n.db.Close() }, nil
+	return n.handler, func() { n.gc.Close(); n.db.Close() }, nil
 }

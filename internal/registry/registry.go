@@ -27,6 +27,7 @@ type Service struct {
 	maxManifest  int64
 	uploadExpiry time.Duration
 	maxChunk     int64
+	quota        QuotaChecker // nil: no quotas (quota.go)
 
 	// uploadLocks serialises writers of one upload session on this node so
 	// that two concurrent PATCHes cannot interleave their bytes; the

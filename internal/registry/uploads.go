@@ -238,6 +238,11 @@ func (s *Service) commitBlob(ctx context.Context, repo meta.Repo, uploadID strin
 			placed = false
 			now := s.now().UTC()
 			b, err := q.LockBlob(ctx, d)
+			// Quota (quota.go): decided before any bytes move, and
+			// committed with the link.
+			if err := s.checkQuota(ctx, q, repo, d, size); err != nil {
+				return err
+			}
 			switch {
 			case errs.Is(err, errs.NotFound):
 				if err := s.placeBlob(ctx, uploadID, size, d); err != nil {
@@ -272,6 +277,9 @@ func (s *Service) commitBlob(ctx context.Context, repo meta.Repo, uploadID strin
 		}
 		if errors.Is(err, errBlobDeleting) {
 			return errs.New(errs.Unavailable, "UNAVAILABLE", "blob %s is being garbage collected; retry the upload", d)
+		}
+		if errs.Is(err, errs.Denied) {
+			s.discardUpload(ctx, uploadID) // refused by the quota: the data is of no further use
 		}
 		if err != nil {
 			return fmt.Errorf("commit blob %s: %w", d, err)
@@ -399,6 +407,9 @@ func (s *Service) Mount(ctx context.Context, name, digest, from string, canRead 
 			return err
 		}
 		if err := q.TouchBlob(ctx, d, s.now().UTC()); err != nil {
+			return err
+		}
+		if err := s.checkQuota(ctx, q, repo, d, b.Size); err != nil { // quota.go
 			return err
 		}
 		mounted = true

@@ -17,6 +17,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/access"
 	"github.com/berth-registry/berth/internal/errs"
+	"github.com/berth-registry/berth/internal/gc"
 	"github.com/berth-registry/berth/internal/http/auth"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/registry"
@@ -33,11 +34,16 @@ type Handler struct {
 	sessions *Sessions
 	log      *slog.Logger
 	mux      *http.ServeMux
+	patterns []string // what handle registered, for Routes
+	sys      system   // what the server tells about itself (system.go)
+
+	gc *gc.Collector // nil: the GC endpoints answer 503 (gc.go)
 }
 
 // New returns the API handler with every route registered.
-func New(acc *access.Service, authn *auth.Authn, reg *registry.Service, log *slog.Logger) *Handler {
+func New(acc *access.Service, authn *auth.Authn, reg *registry.Service, log *slog.Logger, opts ...Option) *Handler {
 	h := &Handler{acc: acc, authn: authn, reg: reg, log: log, mux: http.NewServeMux()}
+	h.Configure(opts...)
 	h.sessions = NewSessions(acc)
 	h.routes()
 	return h
@@ -49,9 +55,14 @@ func (h *Handler) Sessions() *Sessions { return h.sessions }
 // handle registers a route under Prefix; pattern is "METHOD /path".
 func (h *Handler) handle(pattern string, f func(w http.ResponseWriter, r *http.Request, p access.Principal)) {
 	method, path, _ := strings.Cut(pattern, " ")
+	h.patterns = append(h.patterns, pattern)
 	h.mux.HandleFunc(method+" "+Prefix+path, func(w http.ResponseWriter, r *http.Request) {
 		p, err := h.principal(w, r)
 		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if err := h.writable(r, path); err != nil { // system.go: read-only mode
 			h.fail(w, r, err)
 			return
 		}
@@ -67,8 +78,16 @@ func (h *Handler) routes() {
 	h.routesMembers()
 	h.routesRobots()
 	h.routesRepositories()
+	h.routesArtifacts()
+	h.routesSearch()
 	h.routesAudit()
 	h.routesSessions()
+	h.routesGC()
+	h.routesQuotas()
+	h.routesLabels()
+	h.routesConfig()
+	h.routesSystem()
+	h.routesOpenAPI()
 }
 
 // ServeHTTP answers with Harbor's error body for unknown paths.

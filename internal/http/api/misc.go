@@ -4,8 +4,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/berth-registry/berth/internal/access"
+	"github.com/berth-registry/berth/internal/http/httputil"
 	"github.com/berth-registry/berth/internal/version"
 )
 
@@ -26,21 +29,49 @@ func (h *Handler) routesMisc() {
 	h.handle("GET /systeminfo", h.systemInfo)
 }
 
+// generalInfoJSON is Harbor's GeneralInfo. Anonymous callers get the
+// first five fields only.
+type generalInfoJSON struct {
+	AuthMode                    string     `json:"auth_mode"`
+	PrimaryAuthMode             bool       `json:"primary_auth_mode"`
+	SelfRegistration            bool       `json:"self_registration"`
+	BannerMessage               string     `json:"banner_message"`
+	OIDCProviderName            string     `json:"oidc_provider_name"`
+	HarborVersion               *string    `json:"harbor_version,omitempty"`
+	ExternalURL                 *string    `json:"external_url,omitempty"`
+	RegistryURL                 *string    `json:"registry_url,omitempty"`
+	HasCARoot                   *bool      `json:"has_ca_root,omitempty"`
+	ReadOnly                    *bool      `json:"read_only,omitempty"`
+	ProjectCreationRestriction  *string    `json:"project_creation_restriction,omitempty"`
+	RegistryStorageProviderName *string    `json:"registry_storage_provider_name,omitempty"`
+	NotificationEnable          *bool      `json:"notification_enable,omitempty"`
+	CurrentTime                 *time.Time `json:"current_time,omitempty"`
+}
+
 func (h *Handler) systemInfo(w http.ResponseWriter, r *http.Request, p access.Principal) {
-	info := map[string]any{
-		"auth_mode":          "db_auth",
-		"primary_auth_mode":  false,
-		"self_registration":  false,
-		"banner_message":     "",
-		"oidc_provider_name": "",
+	conf, err := h.acc.Configuration(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	info := generalInfoJSON{
+		AuthMode:         "db_auth",
+		SelfRegistration: conf.SelfRegistration,
+		BannerMessage:    conf.BannerMessage,
 	}
 	if !p.IsAnonymous() {
-		info["harbor_version"] = version.Version
-		info["project_creation_restriction"] = h.acc.ProjectCreation()
-		info["read_only"] = false
-		info["registry_storage_provider_name"] = "filesystem"
-		info["notification_enable"] = false
-		info["current_time"] = h.acc.Now().UTC()
+		external := httputil.ExternalBase(r, h.sys.externalURL)
+		_, host, _ := strings.Cut(external, "://")
+		now, v := h.acc.Now().UTC(), version.Version
+		info.HarborVersion = &v
+		info.ExternalURL = &external
+		info.RegistryURL = &host
+		info.HasCARoot = &h.sys.hasCARoot
+		info.ReadOnly = &conf.ReadOnly
+		info.ProjectCreationRestriction = &conf.ProjectCreation
+		info.RegistryStorageProviderName = &h.sys.storageName
+		info.NotificationEnable = new(bool)
+		info.CurrentTime = &now
 	}
 	writeJSON(w, http.StatusOK, info)
 }

@@ -1,8 +1,10 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/berth-registry/berth/internal/access"
 	"github.com/berth-registry/berth/internal/errs"
@@ -14,7 +16,153 @@ import (
 // delete removes is registry's.
 
 func (h *Handler) routesRepositories() {
+	h.handle("GET /repositories", h.listAllRepositories)
+	h.handle("GET /projects/{project}/repositories", h.listRepositories)
+	h.handle("GET /projects/{project}/repositories/{repository}", h.getRepository)
+	h.handle("PUT /projects/{project}/repositories/{repository}", h.updateRepository)
 	h.handle("DELETE /projects/{project}/repositories/{repository}", h.deleteRepository)
+}
+
+// repositoryJSON is Harbor's Repository. The description is shown as
+// stored: HTML-escaped when it was set.
+type repositoryJSON struct {
+	ID            int64     `json:"id"`
+	ProjectID     int64     `json:"project_id"`
+	Name          string    `json:"name"`
+	Description   string    `json:"description"`
+	ArtifactCount int64     `json:"artifact_count"`
+	PullCount     int64     `json:"pull_count"`
+	CreationTime  time.Time `json:"creation_time"`
+	UpdateTime    time.Time `json:"update_time"`
+}
+
+func toRepositoryJSON(r meta.RepoInfo, projectID int64) repositoryJSON {
+	return repositoryJSON{ID: r.ID, ProjectID: projectID, Name: r.Name, Description: r.Description,
+		ArtifactCount: r.ArtifactCount, PullCount: r.PullCount,
+		CreationTime: r.CreatedAt.UTC(), UpdateTime: r.UpdatedAt.UTC()}
+}
+
+// repositoryReqJSON is Harbor's Repository as a request body: every field
+// is accepted, only the description is used.
+type repositoryReqJSON struct {
+	Description   *string         `json:"description"`
+	ID            json.RawMessage `json:"id"`
+	ProjectID     json.RawMessage `json:"project_id"`
+	Name          json.RawMessage `json:"name"`
+	ArtifactCount json.RawMessage `json:"artifact_count"`
+	PullCount     json.RawMessage `json:"pull_count"`
+	CreationTime  json.RawMessage `json:"creation_time"`
+	UpdateTime    json.RawMessage `json:"update_time"`
+}
+
+// listAllRepositories is GET /repositories: the repositories of every
+// project the caller may see, in one query whatever their number.
+func (h *Handler) listAllRepositories(w http.ResponseWriter, r *http.Request, p access.Principal) {
+	ctx := r.Context()
+	o, err := listOptions(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	f, err := h.acc.VisibleProjects(ctx, p)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	repos, total, err := h.reg.ListVisibleRepositories(ctx, o, f)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out := make([]repositoryJSON, 0, len(repos))
+	for _, repo := range repos {
+		out = append(out, toRepositoryJSON(repo, repo.ProjectID))
+	}
+	writePage(w, r, o, total, out)
+}
+
+// listRepositories is GET /projects/{project_name}/repositories.
+func (h *Handler) listRepositories(w http.ResponseWriter, r *http.Request, p access.Principal) {
+	project, err := h.authorizeRepository(r, p, access.ResRepository, access.ActList)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	o, err := listOptions(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	repos, total, err := h.reg.ListRepositories(r.Context(), project.Name, o)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out := make([]repositoryJSON, 0, len(repos))
+	for _, repo := range repos {
+		out = append(out, toRepositoryJSON(repo, project.ID))
+	}
+	writePage(w, r, o, total, out)
+}
+
+// getRepository is GET /projects/{project_name}/repositories/{repository_name}.
+// Harbor asks for repository:list here, which public projects grant.
+func (h *Handler) getRepository(w http.ResponseWriter, r *http.Request, p access.Principal) {
+	project, name, err := h.repositoryScope(r, p, access.ResRepository, access.ActList)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	repo, err := h.reg.Repository(r.Context(), name)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toRepositoryJSON(repo, project.ID))
+}
+
+// updateRepository is PUT /projects/{project_name}/repositories/{repository_name}:
+// only the description changes (a missing one clears it).
+func (h *Handler) updateRepository(w http.ResponseWriter, r *http.Request, p access.Principal) {
+	ctx := r.Context()
+	project, name, err := h.repositoryScope(r, p, access.ResRepository, access.ActUpdate)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	var body repositoryReqJSON
+	if err := decode(w, r, &body); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	desc := ""
+	if body.Description != nil {
+		desc = *body.Description
+	}
+	if err := h.reg.SetRepositoryDescription(ctx, name, desc); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.acc.Audit(ctx, meta.AuditLog{
+		ProjectID: project.ID, Username: p.Name(), Resource: name, ResourceType: "repository",
+		Operation: "update", SourceIP: auth.Source(r),
+	})
+	ok(w)
+}
+
+// repositoryScope reads {repository} and checks, as authorizeRepository
+// does, that p may do action on resource in {project}. It returns the
+// project and the repository's full name.
+func (h *Handler) repositoryScope(r *http.Request, p access.Principal, resource, action string) (meta.Project, string, error) {
+	repo, err := repositoryName(r)
+	if err != nil {
+		return meta.Project{}, "", err
+	}
+	project, err := h.authorizeRepository(r, p, resource, action)
+	if err != nil {
+		return meta.Project{}, "", err
+	}
+	return project, project.Name + "/" + repo, nil
 }
 
 // repositoryName reads {repository}, which excludes the project and
@@ -40,10 +188,22 @@ func repositoryName(r *http.Request) (string, error) {
 // TODO: this restates access's own authorizeProject; call it once access
 // exports it.
 func (h *Handler) authorizeRepository(r *http.Request, p access.Principal, resource, action string) (meta.Project, error) {
+	return h.authorizeProjectName(r, p, r.PathValue("project"), resource, action)
+}
+
+// authorizeProjectName is authorizeRepository for a project named
+// elsewhere than in the path (the source of a copy).
+func (h *Handler) authorizeProjectName(r *http.Request, p access.Principal, name, resource, action string) (meta.Project, error) {
 	ctx := r.Context()
-	name := r.PathValue("project")
 	what := action + " " + resource + " in project " + truncate(name)
-	pr, err := h.acc.DB().Q().GetProjectByName(ctx, name)
+	var pr meta.Project
+	var err error
+	if access.CheckProjectName(name) != nil {
+		// Not a name any project can have (nor one the store can take).
+		err = errs.New(errs.NotFound, "", "project %s not found", truncate(name))
+	} else {
+		pr, err = h.acc.DB().Q().GetProjectByName(ctx, name)
+	}
 	switch {
 	case errs.Is(err, errs.NotFound) && p.SysAdmin:
 		return meta.Project{}, errs.New(errs.NotFound, "NOT_FOUND", "project %s not found", truncate(name))

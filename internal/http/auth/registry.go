@@ -52,7 +52,22 @@ func (g *Registry) Authorize(r *http.Request, need ...ocihttp.Access) error {
 			return err
 		}
 	}
+	if changes(need) && g.a.acc.ReadOnly(ctx) {
+		return access.ErrReadOnly()
+	}
 	return nil
+}
+
+// changes reports whether an access would change content (push, delete).
+func changes(need []ocihttp.Access) bool {
+	for _, n := range need {
+		for _, a := range n.Actions {
+			if a == access.ActPush || a == access.ActDelete || a == access.ActAll {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // check decides one access. With a token, the token's grants decide

@@ -27,6 +27,7 @@ func (h *Handler) getManifest(w http.ResponseWriter, r *http.Request, rt route) 
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(m.Content)
 		h.record(r, "pull", rt.name, rt.arg)
+		h.svc.RecordPull(r.Context(), m, rt.arg) // pull count and time; best effort
 	}
 }
 
