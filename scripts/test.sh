@@ -51,10 +51,24 @@ else
 	fail "start dockerd"
 fi
 
+# The interop test's Go clients (regctl, oras, helm, cosign) take minutes to
+# build cold; build them here, visibly, so that test/interop reuses them.
+step "building the interop clients (tools/interop; cached in .tmp/tools)"
+mkdir -p .tmp/tools
+(cd tools/interop && CGO_ENABLED=0 GOWORK=off GOFLAGS=-mod=readonly \
+	go build -o "$repo_root/.tmp/tools/" \
+	github.com/regclient/regclient/cmd/regctl oras.land/oras/cmd/oras \
+	helm.sh/helm/v4/cmd/helm github.com/sigstore/cosign/v3/cmd/cosign) || fail "build interop clients"
+
 export BERTH_E2E_LOG_DIR=$repo_root/.tmp/e2e
 step "go test ./... (timeout ${GO_TEST_TIMEOUT:-25m})"
 # shellcheck disable=SC2086 # GOTESTFLAGS is a list of flags
 go test -count=1 -timeout "${GO_TEST_TIMEOUT:-25m}" ${GOTESTFLAGS:-} ./... || fail "go test ./..."
+
+if [[ -f .tmp/interop/matrix.md ]]; then
+	step "client compatibility (test/interop)"
+	cat .tmp/interop/matrix.md
+fi
 
 step "OCI conformance on SQLite"
 scripts/conformance.sh --db sqlite --bin "$bin" || fail "conformance on SQLite"

@@ -1,0 +1,426 @@
+// Package interop is berth's client interoperability matrix: each test
+// drives one real client (docker, skopeo, crane, regctl, oras, helm,
+// cosign) against a berth binary with authentication on, and the run ends
+// with one line per client: its version and PASS or FAIL. It owns no
+// registry logic; it only proves that what each client stores comes back
+// as that client expects.
+//
+// The Go clients are pinned as tool dependencies of tools/interop/go.mod
+// and built once into .tmp/tools/; docker and skopeo are the machine's
+// Debian packages.
+//
+// Environment:
+//
+//	BERTH_BIN               use this berth binary instead of building ./cmd/berth
+//	BERTH_TEST_DOCKER_HOST  use this Docker daemon (unix://…); otherwise one is
+//	                        started with scripts/dockerd.sh (needs root)
+//	BERTH_SKIP_DOCKER=1     local iteration only: the docker row is skipped
+//	BERTH_INTEROP_DIR       where the matrix and berth's log go (default .tmp/interop)
+package interop
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// project is the private project the tests push into (helm uses the
+// public "library", as most chart users would).
+const project = "interop"
+
+// env is what TestMain set up for the tests of this package.
+var env struct {
+	registry   string // host:port of berth
+	password   string // admin password
+	dockerHost string // DOCKER_HOST for the docker CLI; "" when skipped
+	workDir    string // scratch space shared by the tests
+	outDir     string // matrix.md and berth.log
+	berthLog   string
+	tools      map[string]string // client name -> binary
+	matrix     *matrix
+}
+
+func TestMain(m *testing.M) {
+	code, err := run(m)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "interop set-up: %v\n", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func run(m *testing.M) (code int, err error) {
+	work, err := os.MkdirTemp("", "berth-interop-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(work)
+	env.workDir = work
+	env.outDir = os.Getenv("BERTH_INTEROP_DIR")
+	if env.outDir == "" {
+		env.outDir = filepath.Join(repoRoot(), ".tmp", "interop")
+	}
+	if err := os.MkdirAll(env.outDir, 0o755); err != nil {
+		return 0, err
+	}
+	defer func() {
+		if err != nil && env.berthLog != "" {
+			err = fmt.Errorf("%w\n--- berth log (%s), last lines:\n%s", err, env.berthLog, tail(env.berthLog, 40))
+		}
+	}()
+	env.password = "Interop-Admin-" + randomHex(12) // meets the policy: upper, lower, digit
+
+	// The tools first: on a cold cache their build takes minutes, and
+	// berth should not sit idle meanwhile.
+	if env.tools, err = buildTools(); err != nil {
+		return 0, err
+	}
+	bin, err := berthBinary(work)
+	if err != nil {
+		return 0, err
+	}
+	stopBerth, err := startBerth(bin, work)
+	if err != nil {
+		return 0, err
+	}
+	defer stopBerth()
+	if err := createProject(project); err != nil {
+		return 0, err
+	}
+
+	if os.Getenv("BERTH_SKIP_DOCKER") == "1" {
+		fmt.Fprintln(os.Stderr, "interop: BERTH_SKIP_DOCKER=1, the docker row is skipped (never do this in CI)")
+	} else {
+		stopDocker, err := dockerDaemon()
+		if err != nil {
+			return 0, err
+		}
+		defer stopDocker()
+	}
+
+	env.matrix = newMatrix()
+	code = m.Run()
+	report := env.matrix.markdown(clientVersions())
+	fmt.Print("\nclient compatibility matrix:\n" + report)
+	out := filepath.Join(env.outDir, "matrix.md")
+	if err := os.WriteFile(out, []byte(report), 0o644); err != nil {
+		return 0, fmt.Errorf("write %s: %w", out, err)
+	}
+	return code, nil
+}
+
+// repoRoot is the module root: test/interop is two levels below it.
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+func berthBinary(work string) (string, error) {
+	if bin := os.Getenv("BERTH_BIN"); bin != "" {
+		abs := bin
+		if !filepath.IsAbs(abs) {
+			abs = filepath.Join(repoRoot(), bin)
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return "", fmt.Errorf("BERTH_BIN: %w", err)
+		}
+		return abs, nil
+	}
+	bin := filepath.Join(work, "berth")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/berth")
+	cmd.Dir = repoRoot()
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/berth: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// startBerth runs `berth serve` on a free loopback port with a fresh data
+// dir and waits for /healthz. The returned func stops it with SIGTERM.
+func startBerth(bin, work string) (func(), error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	env.registry = fmt.Sprintf("127.0.0.1:%d", port)
+	env.berthLog = filepath.Join(env.outDir, "berth.log")
+	logFile, err := os.Create(env.berthLog)
+	if err != nil {
+		return nil, err
+	}
+
+	cmd := exec.Command(bin, "serve",
+		"--addr", env.registry,
+		"--data-dir", filepath.Join(work, "berth-data"),
+		"--tls=off")
+	cmd.Env = append(os.Environ(), "BERTH_ADMIN_PASSWORD="+env.password)
+	cmd.Stdout = logFile
+	cmd.Stderr = logFile
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("start berth: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stop := func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		logFile.Close()
+	}
+
+	url := "http://" + env.registry + "/healthz"
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		select {
+		case err := <-exited:
+			logFile.Close()
+			return nil, fmt.Errorf("berth exited during start-up: %v", err)
+		default:
+		}
+		resp, err := client.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return stop, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return nil, fmt.Errorf("berth did not answer 200 on %s within 60s (last: %v)", url, statusOrErr(resp, err))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func statusOrErr(resp *http.Response, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return resp.Status
+}
+
+// dockerDaemon uses BERTH_TEST_DOCKER_HOST or starts a private daemon with
+// scripts/dockerd.sh. Not being able to run docker is a failure, not a skip.
+func dockerDaemon() (func(), error) {
+	if h := os.Getenv("BERTH_TEST_DOCKER_HOST"); h != "" {
+		env.dockerHost = h
+		if _, err := dockerVersion(); err != nil {
+			return nil, fmt.Errorf("BERTH_TEST_DOCKER_HOST=%s does not answer: %w", h, err)
+		}
+		return func() {}, nil
+	}
+	script := filepath.Join(repoRoot(), "scripts", "dockerd.sh")
+	state, err := os.MkdirTemp("", "berth-interop-dockerd-")
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", script, "start", state)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s start (set BERTH_TEST_DOCKER_HOST, run as root, or BERTH_SKIP_DOCKER=1 for local iteration only): %w", script, err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	env.dockerHost = strings.TrimSpace(lines[len(lines)-1])
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "bash", script, "stop", state)
+		cmd.Stdout = os.Stderr
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "interop: stop dockerd: %v\n", err)
+			return
+		}
+		os.RemoveAll(state)
+	}
+	if _, err := dockerVersion(); err != nil {
+		stop()
+		return nil, err
+	}
+	return stop, nil
+}
+
+// matrix collects one outcome per client as its test ends.
+type matrix struct {
+	mu      sync.Mutex
+	outcome map[string]string
+}
+
+func newMatrix() *matrix { return &matrix{outcome: map[string]string{}} }
+
+// track records the outcome of t, the test of one client, when it ends
+// (after its subtests).
+func (m *matrix) track(t *testing.T, client string) {
+	t.Cleanup(func() {
+		res := "PASS"
+		switch {
+		case t.Failed():
+			res = "FAIL"
+		case t.Skipped():
+			res = "SKIP"
+		}
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.outcome[client] = res
+	})
+}
+
+// markdown renders the matrix as the table the README carries: one row
+// per client, in the order of clients, "not run" for a test that -run
+// left out.
+func (m *matrix) markdown(versions map[string]string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var b strings.Builder
+	b.WriteString("| client | version | result |\n|---|---|---|\n")
+	for _, c := range clients {
+		res, ok := m.outcome[c.name]
+		if !ok {
+			res = "not run"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", c.name, versions[c.name], res)
+	}
+	return b.String()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// cmdResult is what one client invocation printed.
+type cmdResult struct {
+	stdout, stderr string
+}
+
+// runCmd runs one client command with a bounded time and fails the test,
+// showing what it printed, when it does not exit 0.
+func runCmd(t *testing.T, c client, stdin string, name string, args ...string) cmdResult {
+	t.Helper()
+	res, err := tryCmd(c, stdin, name, args...)
+	if err != nil {
+		t.Fatalf("%s %s: %v\nstdout:\n%s\nstderr:\n%s", name, strings.Join(args, " "), err, res.stdout, res.stderr)
+	}
+	return res
+}
+
+// tryCmd runs name (a client from env.tools, or a program on PATH) in
+// c's private home and returns what it printed.
+func tryCmd(c client, stdin string, name string, args ...string) (cmdResult, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	bin := name
+	if p, ok := env.tools[name]; ok {
+		bin = p
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = c.env
+	cmd.Dir = c.dir
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	var stdout, stderr strings.Builder
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("timed out after %s: %w", cmdTimeout, err)
+	}
+	return cmdResult{stdout: stdout.String(), stderr: stderr.String()}, err
+}
+
+// cmdTimeout bounds every client command; the content is a few MiB at
+// most, so anything slower is a hang.
+const cmdTimeout = 2 * time.Minute
+
+// client is one client's private environment: its own HOME, XDG and
+// DOCKER_CONFIG directories, so that logins and caches never mix between
+// tests or leak from the machine's user.
+type client struct {
+	dir string // working directory, also HOME
+	env []string
+}
+
+func newClient(t *testing.T) client {
+	t.Helper()
+	home := t.TempDir()
+	e := []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + home,
+		"TMPDIR=" + home,
+		"LANG=C",
+		"NO_COLOR=1",
+		"DOCKER_CONFIG=" + filepath.Join(home, ".docker"),
+		"XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
+		"XDG_CACHE_HOME=" + filepath.Join(home, ".cache"),
+		"XDG_DATA_HOME=" + filepath.Join(home, ".local", "share"),
+		// Loopback only: a proxy from the machine's environment must not
+		// see these requests.
+		"NO_PROXY=127.0.0.1,localhost",
+		"no_proxy=127.0.0.1,localhost",
+	}
+	if env.dockerHost != "" {
+		e = append(e, "DOCKER_HOST="+env.dockerHost)
+	}
+	for _, d := range []string{".docker", ".config", ".cache", ".local/share"} {
+		if err := os.MkdirAll(filepath.Join(home, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return client{dir: home, env: e}
+}
+
+// with returns c with more environment variables.
+func (c client) with(kv ...string) client {
+	c.env = append(append([]string(nil), c.env...), kv...)
+	return c
+}
