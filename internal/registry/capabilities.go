@@ -15,3 +15,19 @@ func (s *Service) ChunkMinLength() int64 {
 	}
 	return 1
 }
+
+// sharedWriters is an optional blob.Store capability: a store that several
+// nodes write (object storage) says so. Writers of one upload session are
+// serialised only within a node, so on such a store the saved hash state
+// may describe other bytes than the ones stored if a client writes one
+// session from two nodes at once; completing an upload then hashes the
+// stored bytes themselves, so that a blob can never be committed under a
+// digest its content does not have.
+type sharedWriters interface {
+	SharedWriters() bool
+}
+
+func (s *Service) sharedStore() bool {
+	sw, ok := s.blobs.(sharedWriters)
+	return ok && sw.SharedWriters()
+}

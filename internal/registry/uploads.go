@@ -189,7 +189,7 @@ func (s *Service) CompleteUpload(ctx context.Context, name, id, digest string, s
 		return "", err
 	}
 	var got oci.Digest
-	if d.Algorithm() == u.Algorithm {
+	if d.Algorithm() == u.Algorithm && !s.sharedStore() {
 		h, err := oci.RestoreHash(u.Algorithm, u.HashState)
 		if err != nil {
 			return "", err

@@ -223,6 +223,10 @@ func validPrefix(p string) bool {
 // cost a read back of the stored tail.
 func (s *Store) MinChunkLength() int64 { return MinPartSize }
 
+// SharedWriters reports that several berth nodes write this store, so the
+// registry verifies an upload's stored bytes before committing them.
+func (s *Store) SharedWriters() bool { return true }
+
 // PartSize returns the size of chunk objects and upload buffers.
 func (s *Store) PartSize() int64 { return s.partSize }
 
