@@ -11,7 +11,6 @@ package crash
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/binary"
@@ -28,7 +27,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,6 +37,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" driver, to read the rows berth wrote
 	_ "modernc.org/sqlite"             // "sqlite" driver, likewise
 
+	"github.com/berth-registry/berth/internal/testutil/berthproc"
 	"github.com/berth-registry/berth/internal/testutil/pgtest"
 )
 
@@ -61,15 +60,8 @@ func TestMain(m *testing.M) {
 
 // berthBinary returns BERTH_BIN or builds ./cmd/berth.
 func berthBinary() (string, error) {
-	if bin := os.Getenv("BERTH_BIN"); bin != "" {
-		abs, err := filepath.Abs(bin)
-		if err != nil {
-			return "", err
-		}
-		if _, err := os.Stat(abs); err != nil {
-			return "", fmt.Errorf("BERTH_BIN: %w", err)
-		}
-		return abs, nil
+	if bin, ok, err := berthproc.EnvBinary(false); ok || err != nil {
+		return bin, err
 	}
 	return buildBerth()
 }
@@ -85,15 +77,9 @@ func buildBerth() (string, error) {
 		return "", err
 	}
 	bin := filepath.Join(dir, "berth")
-	_, file, _, _ := runtime.Caller(0)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/berth")
-	cmd.Dir = filepath.Join(filepath.Dir(file), "..", "..")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
+	if err := berthproc.Build(bin); err != nil {
 		os.RemoveAll(dir)
-		return "", fmt.Errorf("go build ./cmd/berth: %w\n%s", err, out)
+		return "", err
 	}
 	if _, err := os.Stat("/proc/self/fd"); err != nil {
 		return bin, nil
@@ -355,17 +341,7 @@ func (s *logSink) Write(b []byte) (int, error) {
 }
 
 // tail returns the last n lines of a file.
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+func tail(path string, n int) string { return berthproc.Tail(path, n) }
 
 // withQuery adds a query parameter to a Location value.
 func withQuery(loc, key, value string) string {

@@ -19,16 +19,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/berth-registry/berth/internal/testutil/berthproc"
 )
 
 // env is what TestMain set up for the tests of this package.
@@ -86,53 +85,22 @@ func run(m *testing.M) (code int, err error) {
 	return m.Run(), nil
 }
 
-// repoRoot is the module root: test/e2e is two levels below it.
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
-}
+// repoRoot is the module root.
+func repoRoot() string { return berthproc.RepoRoot() }
 
 func berthBinary(work string) (string, error) {
-	if bin := os.Getenv("BERTH_BIN"); bin != "" {
-		// A relative path is taken from the repository root, where make runs.
-		abs := bin
-		if !filepath.IsAbs(abs) {
-			abs = filepath.Join(repoRoot(), bin)
-		}
-		if _, err := os.Stat(abs); err != nil {
-			return "", fmt.Errorf("BERTH_BIN: %w", err)
-		}
-		return abs, nil
-	}
-	bin := filepath.Join(work, "berth")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/berth")
-	cmd.Dir = repoRoot()
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/berth: %w\n%s", err, out)
-	}
-	return bin, nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	// A relative BERTH_BIN is taken from the repository root, where make runs.
+	return berthproc.Binary(work, true)
 }
 
 // startBerth runs `berth serve` on a free loopback port with a fresh data
 // dir and waits for /healthz. The returned func stops it with SIGTERM.
 func startBerth(bin, work string) (func(), error) {
-	port, err := freePort()
+	addr, err := berthproc.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	env.registry = fmt.Sprintf("127.0.0.1:%d", port)
+	env.registry = addr
 
 	logDir := os.Getenv("BERTH_E2E_LOG_DIR")
 	if logDir == "" {
@@ -142,66 +110,31 @@ func startBerth(bin, work string) (func(), error) {
 		return nil, err
 	}
 	env.berthLog = filepath.Join(logDir, "berth.log")
-	logFile, err := os.Create(env.berthLog)
+
+	p, err := berthproc.Start(berthproc.Options{
+		Argv: []string{bin, "serve",
+			"--addr", env.registry,
+			"--data-dir", filepath.Join(work, "berth-data"),
+			"--tls=off"},
+		Env:     append(os.Environ(), "BERTH_ADMIN_PASSWORD="+env.password),
+		LogPath: env.berthLog,
+	})
 	if err != nil {
 		return nil, err
 	}
-
-	cmd := exec.Command(bin, "serve",
-		"--addr", env.registry,
-		"--data-dir", filepath.Join(work, "berth-data"),
-		"--tls=off")
-	cmd.Env = append(os.Environ(), "BERTH_ADMIN_PASSWORD="+env.password)
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, fmt.Errorf("start berth: %w", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-
-	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		logFile.Close()
-	}
+	stop := func() { p.Stop(20 * time.Second) }
 
 	url := "http://" + env.registry + "/healthz"
 	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		select {
-		case err := <-exited:
-			logFile.Close()
-			return nil, fmt.Errorf("berth exited during start-up: %v", err)
-		default:
+	if err := p.WaitHealthy(client, url, 60*time.Second, 200*time.Millisecond); err != nil {
+		se, _ := berthproc.AsStartError(err)
+		if se.Exited {
+			return nil, fmt.Errorf("berth exited during start-up: %v", se.ExitErr)
 		}
-		resp, err := client.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return stop, nil
-			}
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return nil, fmt.Errorf("berth did not answer 200 on %s within 60s (last: %v)", url, statusOrErr(resp, err))
-		}
-		time.Sleep(200 * time.Millisecond)
+		stop()
+		return nil, fmt.Errorf("berth did not answer 200 on %s within 60s (last: %v)", url, se.Last)
 	}
-}
-
-func statusOrErr(resp *http.Response, err error) string {
-	if err != nil {
-		return err.Error()
-	}
-	return resp.Status
+	return stop, nil
 }
 
 // dockerDaemon uses BERTH_TEST_DOCKER_HOST or starts a private daemon with
@@ -276,17 +209,7 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+func tail(path string, n int) string { return berthproc.Tail(path, n) }
 
 // cmdResult is what one client invocation printed.
 type cmdResult struct {

@@ -21,16 +21,15 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/berth-registry/berth/internal/testutil/berthproc"
 )
 
 // berthBin is the binary under test, set by TestMain.
@@ -53,33 +52,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// repoRoot is the module root: test/tlse2e is two levels below it.
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
-}
+// repoRoot is the module root.
+func repoRoot() string { return berthproc.RepoRoot() }
 
 func binary(work string) (string, error) {
-	if bin := os.Getenv("BERTH_BIN"); bin != "" {
-		abs, err := filepath.Abs(bin)
-		if err != nil {
-			return "", err
-		}
-		if _, err := os.Stat(abs); err != nil {
-			return "", fmt.Errorf("BERTH_BIN: %w", err)
-		}
-		return abs, nil
-	}
-	bin := filepath.Join(work, "berth")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/berth")
-	cmd.Dir = repoRoot()
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/berth: %w\n%s", err, out)
-	}
-	return bin, nil
+	return berthproc.Binary(work, false)
 }
 
 // berthProc is one running `berth serve`.
@@ -89,8 +66,8 @@ type berthProc struct {
 	dataDir  string
 	log      string
 	cmd      *exec.Cmd
-	exited   chan struct{}
-	err      error // from Wait, once exited is closed
+	exited   <-chan struct{}
+	proc     *berthproc.Proc
 }
 
 type berthOpts struct {
@@ -123,52 +100,39 @@ func startBerth(t *testing.T, o berthOpts) *berthProc {
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	p := &berthProc{addr: o.addr, dataDir: o.dataDir, exited: make(chan struct{}),
+	p := &berthProc{addr: o.addr, dataDir: o.dataDir,
 		password: "TlsE2e-Passw0rd", log: filepath.Join(logDir, "tls-"+o.name+".log")}
-	logFile, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
 	args := append([]string{berthBin, "serve", "--addr", o.addr, "--data-dir", o.dataDir}, o.args...)
 	if o.netns != "" {
 		// ip execs berth after entering the namespace: the pid is berth's.
 		args = append([]string{"ip", "netns", "exec", o.netns}, args...)
 	}
-	p.cmd = exec.Command(args[0], args[1:]...)
-	// Only the first start of a data dir sets the admin password; later
-	// ones, of the same data dir, keep it.
-	p.cmd.Env = append(append(os.Environ(), "BERTH_ADMIN_PASSWORD="+p.password), o.env...)
-	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
-	if err := p.cmd.Start(); err != nil {
-		logFile.Close()
-		t.Fatalf("start berth: %v", err)
+	proc, err := berthproc.Start(berthproc.Options{
+		Argv: args,
+		// Only the first start of a data dir sets the admin password; later
+		// ones, of the same data dir, keep it.
+		Env:     append(append(os.Environ(), "BERTH_ADMIN_PASSWORD="+p.password), o.env...),
+		LogPath: p.log,
+		Append:  true,
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	go func() { p.err = p.cmd.Wait(); logFile.Close(); close(p.exited) }()
+	p.proc, p.cmd, p.exited = proc, proc.Cmd, proc.Exited()
 	t.Cleanup(func() { p.stop(t) })
 
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, // only asks "is it up"
 	}}
 	url := o.scheme + "://" + o.addr + "/healthz"
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case <-p.exited:
-			t.Fatalf("berth exited during start-up: %v\n%s", p.err, tail(p.log, 30))
-		default:
+	if err := proc.WaitHealthy(client, url, 30*time.Second, 100*time.Millisecond); err != nil {
+		se, _ := berthproc.AsStartError(err)
+		if se.Exited {
+			t.Fatalf("berth exited during start-up: %v\n%s", se.ExitErr, tail(p.log, 30))
 		}
-		resp, err := client.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("berth did not answer 200 on %s within 30s (last: %v)\n%s", url, err, tail(p.log, 30))
-		}
-		time.Sleep(100 * time.Millisecond)
+		t.Fatalf("berth did not answer 200 on %s within 30s (last: %v)\n%s", url, se.LastErr, tail(p.log, 30))
 	}
+	return p
 }
 
 // stop ends berth with SIGTERM (SIGKILL after 20s) and waits for it.
@@ -178,13 +142,8 @@ func (p *berthProc) stop(t *testing.T) {
 		return
 	default:
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(20 * time.Second):
+	if p.proc.Stop(20 * time.Second) {
 		t.Errorf("berth did not stop within 20s of SIGTERM; killing it")
-		_ = p.cmd.Process.Kill()
-		<-p.exited
 	}
 	if t.Failed() {
 		t.Logf("berth log (%s), last lines:\n%s", p.log, tail(p.log, 40))
@@ -193,25 +152,14 @@ func (p *berthProc) stop(t *testing.T) {
 
 func freeLoopback(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := berthproc.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+func tail(path string, n int) string { return berthproc.Tail(path, n) }
 
 // result is what one client command printed and how it ended.
 type result struct {

@@ -229,7 +229,7 @@ func TestProvidedCertificate(t *testing.T) {
 	}
 	select {
 	case <-b.exited:
-		t.Fatalf("berth exited after SIGHUP: %v", b.err)
+		t.Fatalf("berth exited after SIGHUP: %v", b.proc.Wait())
 	default:
 	}
 	if log, _ := os.ReadFile(b.log); !bytes.Contains(log, []byte("SIGHUP: reloading TLS certificate")) {
