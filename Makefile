@@ -73,13 +73,24 @@ conformance-postgres: build conformance-bin
 fuzz:
 	@FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
-# Only packages that have benchmarks: others' TestMain may start servers.
-bench:
+# Go benchmarks (only packages that have them: others' TestMain may start
+# servers), then the registry benchmark ./bench: berth against distribution
+# 2.8 (Debian docker-registry, installed here when missing and root) and
+# the machine's limits; results in bench-results/. BENCHFLAGS go to ./bench,
+# e.g. BENCHFLAGS='--large-size 1GiB --peer zot=http://127.0.0.1:5001'.
+BENCHFLAGS ?=
+bench: build
 	@pkgs=$$(grep -rl --include='*_test.go' --exclude-dir=.git --exclude-dir=.tmp --exclude-dir=node_modules \
 		'^func Benchmark' . | xargs -r -n1 dirname | sort -u); \
-	if [ -z "$$pkgs" ]; then echo "bench: no benchmarks"; exit 0; fi; \
+	if [ -z "$$pkgs" ]; then echo "bench: no Go benchmarks"; exit 0; fi; \
 	echo $(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem $$pkgs; \
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem $$pkgs
+	@if [ ! -x /usr/bin/docker-registry ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry; \
+		else echo "bench: /usr/bin/docker-registry missing (apt-get install docker-registry as root); distribution is skipped"; fi; \
+	fi
+	$(GO) run ./bench --berth-bin $(BIN) $(BENCHFLAGS)
 
 lint:
 	@files=$$(find . -name '*.go' -not -path './.git/*' -not -path './.tmp/*' -not -path '*/node_modules/*' | xargs gofmt -l); \

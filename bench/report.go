@@ -1,0 +1,210 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+)
+
+// regResult is everything measured on one registry.
+type regResult struct {
+	Name    string   `json:"name"`
+	URL     string   `json:"url"`
+	Managed bool     `json:"started_by_bench"`
+	PeakRSS int64    `json:"peak_rss_bytes,omitempty"` // VmHWM at the end; 0 when the process is unknown
+	Results []result `json:"results"`
+	Error   string   `json:"error,omitempty"`
+}
+
+type report struct {
+	Started    string              `json:"started"`
+	Options    map[string]any      `json:"options"`
+	Machine    machine             `json:"machine"`
+	Registries []regResult         `json:"registries"`
+	Ratios     map[string]ratioSet `json:"berth_ratio_to_peer"`
+	Fractions  map[string]float64  `json:"berth_fraction_of_machine"`
+	Notes      []string            `json:"notes"`
+}
+
+// ratioSet maps "workload/metric" to berth's value over the peer's.
+type ratioSet map[string]float64
+
+// metric is one row of the table.
+type metric struct {
+	workload, name string
+	higherBetter   bool
+	get            func(result) float64
+}
+
+var metrics = []metric{
+	{"large push monolithic", "MB/s", true, func(r result) float64 { return r.MBps }},
+	{"large push monolithic", "CPU s/GB", false, func(r result) float64 { return r.CPUsPerGB }},
+	{"large push chunked", "MB/s", true, func(r result) float64 { return r.MBps }},
+	{"large push chunked", "CPU s/GB", false, func(r result) float64 { return r.CPUsPerGB }},
+	{"large pull", "MB/s", true, func(r result) float64 { return r.MBps }},
+	{"large pull", "CPU s/GB", false, func(r result) float64 { return r.CPUsPerGB }},
+	{"small push", "blobs/s", true, func(r result) float64 { return r.OpsPerS }},
+	{"small push", "p50 ms", false, func(r result) float64 { return r.P50ms }},
+	{"small push", "p99 ms", false, func(r result) float64 { return r.P99ms }},
+	{"small push", "CPU s/GB", false, func(r result) float64 { return r.CPUsPerGB }},
+	{"small pull", "blobs/s", true, func(r result) float64 { return r.OpsPerS }},
+	{"small pull", "p50 ms", false, func(r result) float64 { return r.P50ms }},
+	{"small pull", "p99 ms", false, func(r result) float64 { return r.P99ms }},
+	{"small pull", "CPU s/GB", false, func(r result) float64 { return r.CPUsPerGB }},
+	{"manifest HEAD", "req/s", true, func(r result) float64 { return r.OpsPerS }},
+	{"manifest HEAD", "p50 ms", false, func(r result) float64 { return r.P50ms }},
+	{"manifest HEAD", "p99 ms", false, func(r result) float64 { return r.P99ms }},
+}
+
+func find(rs []result, workload string) (result, bool) {
+	for _, r := range rs {
+		if r.Workload == workload {
+			return r, true
+		}
+	}
+	return result{}, false
+}
+
+func value(reg regResult, m metric) (float64, bool) {
+	r, ok := find(reg.Results, m.workload)
+	if !ok {
+		return 0, false
+	}
+	v := m.get(r)
+	return v, v > 0
+}
+
+// computeRatios fills rep.Ratios and rep.Fractions; registry 0 is berth.
+func computeRatios(rep *report) {
+	rep.Ratios = map[string]ratioSet{}
+	rep.Fractions = map[string]float64{}
+	if len(rep.Registries) == 0 || rep.Registries[0].Name != "berth" {
+		return
+	}
+	b := rep.Registries[0]
+	for _, p := range rep.Registries[1:] {
+		rs := ratioSet{}
+		for _, m := range metrics {
+			bv, ok1 := value(b, m)
+			pv, ok2 := value(p, m)
+			if ok1 && ok2 {
+				rs[m.workload+"/"+m.name] = bv / pv
+			}
+		}
+		if b.PeakRSS > 0 && p.PeakRSS > 0 {
+			rs["peak RSS"] = float64(b.PeakRSS) / float64(p.PeakRSS)
+		}
+		rep.Ratios[p.Name] = rs
+	}
+	pushLimit := min(rep.Machine.SHA256MBps, rep.Machine.DiskMBps)
+	for _, w := range []string{"large push monolithic", "large push chunked"} {
+		if r, ok := find(b.Results, w); ok && pushLimit > 0 {
+			rep.Fractions[w+" / min(sha256, disk)"] = r.MBps / pushLimit
+		}
+	}
+	if r, ok := find(b.Results, "large pull"); ok && rep.Machine.LoopbackMBps > 0 {
+		rep.Fractions["large pull / loopback"] = r.MBps / rep.Machine.LoopbackMBps
+	}
+}
+
+func num(v float64) string {
+	switch {
+	case v == 0:
+		return "–"
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	default:
+		return fmt.Sprintf("%.2f", v)
+	}
+}
+
+func markdown(rep *report) string {
+	var sb strings.Builder
+	w := func(format string, a ...any) { fmt.Fprintf(&sb, format, a...) }
+	w("# berth benchmark (%s)\n\n", rep.Started)
+	w("Options: %s\n\n", optionsLine(rep.Options))
+	w("## Machine limits (same bytes, same run)\n\n")
+	w("| limit | MB/s |\n|---|---:|\n")
+	w("| sha256 in process (1 core) | %s |\n", num(rep.Machine.SHA256MBps))
+	w("| fsync'd sequential write (%s) | %s |\n", rep.Machine.Dir, num(rep.Machine.DiskMBps))
+	w("| loopback TCP copy | %s |\n\n", num(rep.Machine.LoopbackMBps))
+
+	var peers []regResult
+	if len(rep.Registries) > 1 && rep.Registries[0].Name == "berth" {
+		peers = rep.Registries[1:]
+	}
+	w("## Registries\n\n| workload | metric |")
+	for _, r := range rep.Registries {
+		w(" %s |", r.Name)
+	}
+	for _, p := range peers {
+		w(" berth / %s |", p.Name)
+	}
+	w("\n|---|---|")
+	for range len(rep.Registries) + len(peers) {
+		w("---:|")
+	}
+	w("\n")
+	for _, m := range metrics {
+		w("| %s | %s |", m.workload, m.name)
+		for _, r := range rep.Registries {
+			v, _ := value(r, m)
+			w(" %s |", num(v))
+		}
+		for _, p := range peers {
+			w(" %s |", ratioCell(rep.Ratios[p.Name][m.workload+"/"+m.name], m.higherBetter))
+		}
+		w("\n")
+	}
+	w("| process | peak RSS MB |")
+	for _, r := range rep.Registries {
+		w(" %s |", num(float64(r.PeakRSS)/1e6))
+	}
+	for _, p := range peers {
+		w(" %s |", ratioCell(rep.Ratios[p.Name]["peak RSS"], false))
+	}
+	w("\n\nRatios are berth's value over the peer's; ✓ marks where berth is better.\n")
+	for _, r := range rep.Registries {
+		if r.Error != "" {
+			w("\n**%s failed:** %s\n", r.Name, r.Error)
+		}
+	}
+	if len(rep.Fractions) > 0 {
+		w("\n## berth against the machine's limits\n\n| figure | fraction | target |\n|---|---:|---:|\n")
+		for _, k := range []string{"large push monolithic / min(sha256, disk)", "large push chunked / min(sha256, disk)", "large pull / loopback"} {
+			if v, ok := rep.Fractions[k]; ok {
+				w("| %s | %.0f %% | ≥ 80 %% |\n", k, v*100)
+			}
+		}
+	}
+	if len(rep.Notes) > 0 {
+		w("\n## Notes\n\n")
+		for _, n := range rep.Notes {
+			w("- %s\n", n)
+		}
+	}
+	return sb.String()
+}
+
+func ratioCell(v float64, higherBetter bool) string {
+	if v == 0 {
+		return "–"
+	}
+	mark := ""
+	if (higherBetter && v > 1) || (!higherBetter && v < 1) {
+		mark = " ✓"
+	}
+	return fmt.Sprintf("%.2f×%s", v, mark)
+}
+
+func optionsLine(o map[string]any) string {
+	keys := []string{"large_size", "small_size", "small_count", "clients", "duration"}
+	var parts []string
+	for _, k := range keys {
+		if v, ok := o[k]; ok {
+			parts = append(parts, fmt.Sprintf("%s=%v", k, v))
+		}
+	}
+	return strings.Join(parts, ", ")
+}

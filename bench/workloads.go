@@ -1,0 +1,440 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+func digestOf(b []byte) string {
+	s := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(s[:])
+}
+
+// startUpload POSTs to the upload endpoint and returns the absolute Location.
+func (c *client) startUpload(ctx context.Context, repo string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, "POST", c.base+"/v2/"+repo+"/blobs/uploads/", nil)
+	if err != nil {
+		return "", err
+	}
+	res, err := c.do(req, pushScope(repo))
+	if err != nil {
+		return "", err
+	}
+	if res.StatusCode != http.StatusAccepted {
+		return "", statusErr("POST upload", res)
+	}
+	drain(res)
+	return c.resolve(res.Header.Get("Location"))
+}
+
+// withDigest adds ?digest= to an upload location.
+func withDigest(loc, digest string) (string, error) {
+	u, err := url.Parse(loc)
+	if err != nil {
+		return "", err
+	}
+	q := u.Query()
+	q.Set("digest", digest)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// pushMonolithic is POST then one PUT carrying the whole blob.
+func (c *client) pushMonolithic(ctx context.Context, repo string, data []byte, digest string) error {
+	loc, err := c.startUpload(ctx, repo)
+	if err != nil {
+		return err
+	}
+	u, err := withDigest(loc, digest)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, "PUT", u, bytes.NewReader(data))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	res, err := c.do(req, pushScope(repo))
+	if err != nil {
+		return err
+	}
+	if res.StatusCode != http.StatusCreated {
+		return statusErr("PUT blob", res)
+	}
+	drain(res)
+	return nil
+}
+
+// pushChunked is POST, a PATCH per chunk, then a PUT with the digest.
+func (c *client) pushChunked(ctx context.Context, repo string, data []byte, digest string, chunk int) error {
+	loc, err := c.startUpload(ctx, repo)
+	if err != nil {
+		return err
+	}
+	for off := 0; off < len(data); off += chunk {
+		end := min(off+chunk, len(data))
+		req, err := http.NewRequestWithContext(ctx, "PATCH", loc, bytes.NewReader(data[off:end]))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/octet-stream")
+		req.Header.Set("Content-Range", fmt.Sprintf("%d-%d", off, end-1))
+		res, err := c.do(req, pushScope(repo))
+		if err != nil {
+			return err
+		}
+		if res.StatusCode != http.StatusAccepted {
+			return statusErr(fmt.Sprintf("PATCH %d-%d", off, end-1), res)
+		}
+		drain(res)
+		if loc, err = c.resolve(res.Header.Get("Location")); err != nil {
+			return fmt.Errorf("PATCH: %w", err)
+		}
+	}
+	u, err := withDigest(loc, digest)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, "PUT", u, nil)
+	if err != nil {
+		return err
+	}
+	res, err := c.do(req, pushScope(repo))
+	if err != nil {
+		return err
+	}
+	if res.StatusCode != http.StatusCreated {
+		return statusErr("PUT (close upload)", res)
+	}
+	drain(res)
+	return nil
+}
+
+// pull GETs a blob, discards it and checks its length.
+func (c *client) pull(ctx context.Context, repo, digest string, size int64) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", c.base+"/v2/"+repo+"/blobs/"+digest, nil)
+	if err != nil {
+		return err
+	}
+	res, err := c.do(req, pullScope(repo))
+	if err != nil {
+		return err
+	}
+	if res.StatusCode != http.StatusOK {
+		return statusErr("GET blob", res)
+	}
+	n, err := io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if err != nil {
+		return fmt.Errorf("GET blob: %w", err)
+	}
+	if n != size {
+		return fmt.Errorf("GET blob: %d bytes, want %d", n, size)
+	}
+	return nil
+}
+
+const ociManifest = "application/vnd.oci.image.manifest.v1+json"
+
+// pushManifest uploads config and layer blobs and a manifest tagged tag.
+func (c *client) pushManifest(ctx context.Context, repo, tag string, layer []byte) error {
+	config := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`)
+	cd, ld := digestOf(config), digestOf(layer)
+	if err := c.pushMonolithic(ctx, repo, config, cd); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if err := c.pushMonolithic(ctx, repo, layer, ld); err != nil {
+		return fmt.Errorf("layer: %w", err)
+	}
+	type desc struct {
+		MediaType string `json:"mediaType"`
+		Digest    string `json:"digest"`
+		Size      int    `json:"size"`
+	}
+	m, _ := json.Marshal(map[string]any{
+		"schemaVersion": 2,
+		"mediaType":     ociManifest,
+		"config":        desc{"application/vnd.oci.image.config.v1+json", cd, len(config)},
+		"layers":        []desc{{"application/vnd.oci.image.layer.v1.tar", ld, len(layer)}},
+	})
+	req, err := http.NewRequestWithContext(ctx, "PUT", c.base+"/v2/"+repo+"/manifests/"+tag, bytes.NewReader(m))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", ociManifest)
+	res, err := c.do(req, pushScope(repo))
+	if err != nil {
+		return err
+	}
+	if res.StatusCode != http.StatusCreated {
+		return statusErr("PUT manifest", res)
+	}
+	drain(res)
+	return nil
+}
+
+func (c *client) headManifest(ctx context.Context, repo, tag string) error {
+	req, err := http.NewRequestWithContext(ctx, "HEAD", c.base+"/v2/"+repo+"/manifests/"+tag, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", ociManifest)
+	res, err := c.do(req, pullScope(repo))
+	if err != nil {
+		return err
+	}
+	drain(res)
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("HEAD manifest: %s", res.Status)
+	}
+	return nil
+}
+
+// result is one measured figure set of one workload on one registry.
+type result struct {
+	Workload string  `json:"workload"`
+	Ops      int     `json:"ops"`
+	Bytes    int64   `json:"bytes"`
+	Seconds  float64 `json:"seconds"`
+	MBps     float64 `json:"mb_per_s,omitempty"`
+	OpsPerS  float64 `json:"ops_per_s"`
+	P50ms    float64 `json:"p50_ms"`
+	P99ms    float64 `json:"p99_ms"`
+	// CPU seconds the registry process used per GB moved (10^9 bytes);
+	// 0 when its process is unknown or nothing was moved.
+	CPUsPerGB float64 `json:"cpu_s_per_gb,omitempty"`
+	CPUs      float64 `json:"cpu_s,omitempty"`
+}
+
+func summarize(name string, lat []time.Duration, bytes int64, d time.Duration) result {
+	r := result{Workload: name, Ops: len(lat), Bytes: bytes, Seconds: d.Seconds()}
+	if bytes > 0 {
+		r.MBps = mbps(bytes, d)
+	}
+	if d > 0 {
+		r.OpsPerS = float64(len(lat)) / d.Seconds()
+	}
+	r.P50ms, r.P99ms = ms(percentile(lat, 50)), ms(percentile(lat, 99))
+	return r
+}
+
+// timed runs f once and returns its latency.
+func timed(f func() error) (time.Duration, error) {
+	t := time.Now()
+	err := f()
+	return time.Since(t), err
+}
+
+// parallel runs job(i) for i in [0,n) on `clients` goroutines and returns
+// every latency; the first error stops the rest.
+func parallel(ctx context.Context, n, clients int, job func(ctx context.Context, i int) error) ([]time.Duration, time.Duration, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var next atomic.Int64
+	var mu sync.Mutex
+	var firstErr error
+	lat := make([][]time.Duration, clients)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < clients; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				d, err := timed(func() error { return job(ctx, i) })
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = fmt.Errorf("item %d: %w", i, err)
+					}
+					mu.Unlock()
+					cancel()
+					return
+				}
+				lat[w] = append(lat[w], d)
+			}
+		}(w)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	return all, elapsed, firstErr
+}
+
+// forDuration runs job on `clients` goroutines until d has passed or
+// maxOps were done, and returns every latency.
+func forDuration(ctx context.Context, d time.Duration, clients, maxOps int, job func(ctx context.Context) error) ([]time.Duration, time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var count atomic.Int64
+	var mu sync.Mutex
+	var firstErr error
+	lat := make([][]time.Duration, clients)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < clients; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for ctx.Err() == nil && count.Add(1) <= int64(maxOps) {
+				t := time.Now()
+				err := job(ctx)
+				el := time.Since(t)
+				if err != nil {
+					if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
+						return // the clock ran out mid-request: not a failure
+					}
+					if ctx.Err() != nil {
+						return
+					}
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					cancel()
+					return
+				}
+				lat[w] = append(lat[w], el)
+			}
+		}(w)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	return all, elapsed, firstErr
+}
+
+// workloadData is the content every registry gets, made once.
+type workloadData struct {
+	large        []byte
+	largeDigest  string
+	large2Digest string // of large with its first byte flipped, for the chunked push
+	small        [][]byte
+	smallDigests []string
+}
+
+// runWorkloads runs every workload on one registry. cpu, when not nil,
+// returns the registry's CPU seconds so far.
+func runWorkloads(ctx context.Context, c *client, reg string, d *workloadData, o options, cpu func() (float64, bool), log func(string, ...any)) ([]result, error) {
+	var out []result
+	withCPU := func(name string, f func() (result, error)) error {
+		before, ok := 0.0, false
+		if cpu != nil {
+			before, ok = cpu()
+		}
+		r, err := f()
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if ok {
+			if after, ok2 := cpu(); ok2 {
+				r.CPUs = after - before
+				if r.Bytes > 0 {
+					r.CPUsPerGB = r.CPUs / (float64(r.Bytes) / 1e9)
+				}
+			}
+		}
+		log("  %-8s %-22s %s", reg, r.Workload, brief(r))
+		out = append(out, r)
+		return nil
+	}
+	large := int64(len(d.large))
+	bigCtx := func() (context.Context, context.CancelFunc) {
+		// At least 1 MB/s, never under 2 minutes.
+		return context.WithTimeout(ctx, 2*time.Minute+time.Duration(large/1e6)*time.Second)
+	}
+	repoL := "bench/large"
+	steps := []struct {
+		name string
+		f    func() (result, error)
+	}{
+		{"large push monolithic", func() (result, error) {
+			cx, cancel := bigCtx()
+			defer cancel()
+			lat, err := timed(func() error { return c.pushMonolithic(cx, repoL, d.large, d.largeDigest) })
+			return summarize("large push monolithic", []time.Duration{lat}, large, lat), err
+		}},
+		{"large push chunked", func() (result, error) {
+			cx, cancel := bigCtx()
+			defer cancel()
+			d.large[0] ^= 0xff
+			defer func() { d.large[0] ^= 0xff }()
+			lat, err := timed(func() error { return c.pushChunked(cx, repoL, d.large, d.large2Digest, 16<<20) })
+			return summarize("large push chunked", []time.Duration{lat}, large, lat), err
+		}},
+		{"large pull", func() (result, error) {
+			cx, cancel := bigCtx()
+			defer cancel()
+			lat, err := timed(func() error { return c.pull(cx, repoL, d.largeDigest, large) })
+			return summarize("large pull", []time.Duration{lat}, large, lat), err
+		}},
+		{"small push", func() (result, error) {
+			cx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+			defer cancel()
+			lat, el, err := parallel(cx, len(d.small), o.clients, func(cx context.Context, i int) error {
+				return c.pushMonolithic(cx, "bench/small", d.small[i], d.smallDigests[i])
+			})
+			return summarize("small push", lat, int64(len(lat))*int64(o.smallSize), el), err
+		}},
+		{"small pull", func() (result, error) {
+			cx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+			defer cancel()
+			lat, el, err := parallel(cx, len(d.small), o.clients, func(cx context.Context, i int) error {
+				return c.pull(cx, "bench/small", d.smallDigests[i], int64(len(d.small[i])))
+			})
+			return summarize("small pull", lat, int64(len(lat))*int64(o.smallSize), el), err
+		}},
+		{"manifest HEAD", func() (result, error) {
+			cx, cancel := context.WithTimeout(ctx, time.Minute+o.duration)
+			defer cancel()
+			if err := c.pushManifest(cx, "bench/manifest", "v1", d.small[0]); err != nil {
+				return result{}, err
+			}
+			lat, el, err := forDuration(cx, o.duration, o.clients, 10_000_000, func(cx context.Context) error {
+				return c.headManifest(cx, "bench/manifest", "v1")
+			})
+			return summarize("manifest HEAD", lat, 0, el), err
+		}},
+	}
+	for _, s := range steps {
+		if err := withCPU(s.name, s.f); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+func brief(r result) string {
+	s := ""
+	if r.MBps > 0 {
+		s += strconv.FormatFloat(r.MBps, 'f', 1, 64) + " MB/s  "
+	}
+	s += fmt.Sprintf("%.0f ops/s  p50 %.2f ms  p99 %.2f ms", r.OpsPerS, r.P50ms, r.P99ms)
+	if r.CPUsPerGB > 0 {
+		s += fmt.Sprintf("  %.2f CPU s/GB", r.CPUsPerGB)
+	}
+	return s
+}
