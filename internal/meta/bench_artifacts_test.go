@@ -149,15 +149,17 @@ func TestListArtifactsPlanIsIndexed(t *testing.T) {
 			fields := strings.Fields(line)
 			// "SCAN m" without an index reads the whole table; a SCAN of
 			// another alias (the NOT EXISTS subqueries) is one too.
-			if len(fields) >= 2 && fields[0] == "SCAN" && !strings.Contains(line, " USING ") {
+			// "SCAN CONSTANT ROW" is a SELECT without FROM (the count's
+			// arithmetic over its scalar subqueries): no table is read.
+			if len(fields) >= 2 && fields[0] == "SCAN" && !strings.Contains(line, " USING ") && line != "SCAN CONSTANT ROW" {
 				t.Errorf("statement %d scans a table without an index: %q\nfull plan:\n%s", i+1, line, plan)
 			}
 			if strings.Contains(line, "TEMP B-TREE") {
 				t.Errorf("statement %d sorts in a temporary B-tree: %q\nfull plan:\n%s", i+1, line, plan)
 			}
 		}
-		if !strings.Contains(plan, "m USING") {
-			t.Errorf("statement %d does not reach manifests m through an index:\n%s", i+1, plan)
+		if !strings.Contains(plan, "USING INDEX") && !strings.Contains(plan, "USING COVERING INDEX") {
+			t.Errorf("statement %d does not reach manifests through an index:\n%s", i+1, plan)
 		}
 	}
 	// The page query reads manifests through (repo_id, created_at, id),

@@ -58,6 +58,10 @@ type listing struct {
 type where struct {
 	parts []string
 	args  []any
+	// count, when set, counts the same rows as the conditions without
+	// visiting each of them; list uses it when no q condition is added.
+	count     string
+	countArgs []any
 }
 
 func (w *where) add(cond string, args ...any) {
@@ -87,7 +91,11 @@ func (q *Q) list(ctx context.Context, l *listing, o ListOptions, cols, from stri
 		return 0, err
 	}
 	var total int
-	if err := q.queryRow(ctx, `SELECT count(*) FROM `+from+w.sql(), w.args...).Scan(&total); err != nil {
+	countSQL, countArgs := `SELECT count(*) FROM `+from+w.sql(), w.args
+	if w.count != "" && len(o.Query) == 0 {
+		countSQL, countArgs = w.count, w.countArgs
+	}
+	if err := q.queryRow(ctx, countSQL, countArgs...).Scan(&total); err != nil {
 		return 0, fmt.Errorf("count %s: %w", l.what, err)
 	}
 	size, offset := page(o)
