@@ -26,13 +26,22 @@ CONFORMANCE_BIN     := .tmp/bin/conformance
 
 export CGO_ENABLED ?= 0
 
-.PHONY: all build run deps test test-go conformance conformance-sqlite conformance-postgres \
+.PHONY: all build image run deps test test-go conformance conformance-sqlite conformance-postgres \
 	conformance-bin fuzz bench lint clean distclean services-start services-stop
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/berth
+
+# make image: berth's container image, assembled by tools/image without a
+# Docker build (static bin/berth at /berth, user 65532, no base image) into
+# the OCI layout $(IMAGE_LAYOUT); IMAGE_PUSH=host/project/berth:tag also
+# pushes it, with BERTH_IMAGE_USERNAME/BERTH_IMAGE_PASSWORD when set.
+IMAGE_LAYOUT ?= .tmp/image
+IMAGE_PUSH   ?=
+image: build
+	$(GO) run ./tools/image --binary $(BIN) --layout $(IMAGE_LAYOUT) $(if $(IMAGE_PUSH),--push $(IMAGE_PUSH))
 
 # HTTPS with a certificate berth makes at first start; the CA is at
 # https://$(ADDR)/ca.crt and $(DATA_DIR)/tls/ca.crt. TLS=off serves plain HTTP.
