@@ -77,6 +77,7 @@ func (h *Handler) routes() {
 	h.routesProjects()
 	h.routesMembers()
 	h.routesRobots()
+	h.routesPullSecret()
 	h.routesRepositories()
 	h.routesArtifacts()
 	h.routesSearch()
