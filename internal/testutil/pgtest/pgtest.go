@@ -126,17 +126,25 @@ func redact(u *url.URL) string { return u.Redacted() }
 //	func TestMain(m *testing.M) { pgtest.Main(m) }
 func Main(m *testing.M) {
 	code := m.Run()
+	if err := Stop(); err != nil && code == 0 {
+		code = 1
+	}
+	os.Exit(code)
+}
+
+// Stop stops the shared server and removes its files, for a TestMain
+// that uses several such helpers and so cannot hand m to one Main.
+func Stop() error {
 	mu.Lock()
 	s := shared
 	shared = nil
 	mu.Unlock()
-	if s != nil {
-		if err := s.stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "pgtest: stop PostgreSQL: %v\n", err)
-			if code == 0 {
-				code = 1
-			}
-		}
+	if s == nil {
+		return nil
 	}
-	os.Exit(code)
+	if err := s.stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "pgtest: stop PostgreSQL: %v\n", err)
+		return err
+	}
+	return nil
 }

@@ -150,17 +150,25 @@ func (s *server) stop() error {
 //	func TestMain(m *testing.M) { s3test.Main(m) }
 func Main(m *testing.M) {
 	code := m.Run()
+	if err := Stop(); err != nil && code == 0 {
+		code = 1
+	}
+	os.Exit(code)
+}
+
+// Stop stops the shared server and removes its files, for a TestMain
+// that uses several such helpers and so cannot hand m to one Main.
+func Stop() error {
 	mu.Lock()
 	s := shared
 	shared = nil
 	mu.Unlock()
-	if s != nil {
-		if err := s.stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "s3test: stop the S3 server: %v\n", err)
-			if code == 0 {
-				code = 1
-			}
-		}
+	if s == nil {
+		return nil
 	}
-	os.Exit(code)
+	if err := s.stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "s3test: stop the S3 server: %v\n", err)
+		return err
+	}
+	return nil
 }

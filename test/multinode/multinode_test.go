@@ -1,0 +1,206 @@
+// Package multinode runs two berth processes over one PostgreSQL database
+// and one S3 bucket, as a load balancer would spread clients over them,
+// and shows that no node holds state another needs: an upload started on
+// one node continues and completes on the other, a token issued by one
+// is accepted by the other, and what one node commits the other serves.
+package multinode
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/berth-registry/berth/internal/oci"
+	"github.com/berth-registry/berth/internal/testutil/berthproc"
+	"github.com/berth-registry/berth/internal/testutil/pgtest"
+	"github.com/berth-registry/berth/internal/testutil/s3test"
+)
+
+const adminPassword = "Multi12345node"
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if err := s3test.Stop(); err != nil && code == 0 {
+		code = 1
+	}
+	if err := pgtest.Stop(); err != nil && code == 0 {
+		code = 1
+	}
+	os.Exit(code)
+}
+
+type node struct {
+	url  string
+	proc *berthproc.Proc
+}
+
+func startNodes(t *testing.T) (a, b node) {
+	t.Helper()
+	bin, err := berthproc.Binary(t.TempDir(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsn := pgtest.DSN(t)
+	endpoint, access, secret, bucket := s3test.Endpoint(t)
+	storage := fmt.Sprintf("s3://%s/registry?endpoint=%s&secure=false&path_style=true&region=us-east-1", bucket, endpoint)
+	start := func(name string) node {
+		addr, err := berthproc.FreeAddr()
+		if err != nil {
+			t.Fatal(err)
+		}
+		log := filepath.Join(t.TempDir(), name+".log")
+		env := append(os.Environ(),
+			"BERTH_ADMIN_PASSWORD="+adminPassword,
+			"BERTH_STORAGE_S3_ACCESS_KEY="+access,
+			"BERTH_STORAGE_S3_SECRET_KEY="+secret,
+		)
+		p, err := berthproc.Start(berthproc.Options{
+			Argv: []string{bin, "serve", "--tls=off", "--addr", addr, "--data-dir", t.TempDir(),
+				"--database", dsn, "--storage", storage},
+			Env: env, LogPath: log,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := node{url: "http://" + addr, proc: p}
+		t.Cleanup(func() {
+			p.Stop(10 * time.Second)
+			if t.Failed() {
+				t.Logf("%s log:\n%s", name, berthproc.Tail(log, 30))
+			}
+		})
+		if err := p.WaitHealthy(http.DefaultClient, n.url+"/healthz", 60*time.Second, 100*time.Millisecond); err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, berthproc.Tail(log, 30))
+		}
+		return n
+	}
+	// Start one after the other: the first creates the schema, the admin
+	// and the shared keys; the second finds them.
+	a = start("node-a")
+	b = start("node-b")
+	return a, b
+}
+
+func do(t *testing.T, method, u, token string, body []byte, hdr ...string) *http.Response {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, u, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func token(t *testing.T, n node, scope string) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", n.url+"/service/token?service=berth&scope="+url.QueryEscape(scope), nil)
+	req.SetBasicAuth("admin", adminPassword)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body struct{ Token string }
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil || res.StatusCode != 200 {
+		t.Fatalf("token from %s: %d %v", n.url, res.StatusCode, err)
+	}
+	return body.Token
+}
+
+func TestUploadAcrossNodes(t *testing.T) {
+	a, b := startNodes(t)
+	// A token issued by node A works on node B: the signing key is shared.
+	tok := token(t, a, "repository:library/multi:pull,push")
+	if res := do(t, "GET", b.url+"/v2/", tok, nil); res.StatusCode != 200 {
+		t.Fatalf("node B refused node A's token: %d", res.StatusCode)
+	}
+
+	// 12 MiB in three chunks of at least the advertised minimum, each
+	// PATCH sent to the other node.
+	blob := make([]byte, 12<<20)
+	rand.Read(blob)
+	d := oci.FromBytes(blob)
+	res := do(t, "POST", a.url+"/v2/library/multi/blobs/uploads/", tok, nil)
+	if res.StatusCode != 202 {
+		t.Fatalf("start on A: %d", res.StatusCode)
+	}
+	minChunk := res.Header.Get("OCI-Chunk-Min-Length")
+	loc := res.Header.Get("Location")
+	nodes := []node{b, a, b}
+	chunk := 5 << 20
+	for i, off := 0, 0; off < len(blob); i++ {
+		end := min(off+chunk, len(blob))
+		n := nodes[i%len(nodes)]
+		res := do(t, "PATCH", n.url+loc, tok, blob[off:end], "Content-Range", fmt.Sprintf("%d-%d", off, end-1))
+		if res.StatusCode != 202 {
+			body, _ := io.ReadAll(res.Body)
+			t.Fatalf("chunk %d on %s: %d %s", i, n.url, res.StatusCode, body)
+		}
+		if got := res.Header.Get("Range"); got != fmt.Sprintf("0-%d", end-1) {
+			t.Fatalf("chunk %d: Range %q", i, got)
+		}
+		loc = res.Header.Get("Location")
+		off = end
+	}
+	// The status is the same from either node.
+	for _, n := range []node{a, b} {
+		res := do(t, "GET", n.url+loc, tok, nil)
+		if res.StatusCode != 204 || res.Header.Get("Range") != fmt.Sprintf("0-%d", len(blob)-1) {
+			t.Fatalf("status on %s: %d %q", n.url, res.StatusCode, res.Header.Get("Range"))
+		}
+	}
+	res = do(t, "PUT", a.url+loc+"?digest="+string(d), tok, nil)
+	if res.StatusCode != 201 {
+		body, _ := io.ReadAll(res.Body)
+		t.Fatalf("complete on A: %d %s", res.StatusCode, body)
+	}
+
+	// A manifest pushed to B over the blob committed on A, pulled from A.
+	cfg := []byte(`{"architecture":"amd64","os":"linux"}`)
+	cd := oci.FromBytes(cfg)
+	if res := do(t, "POST", b.url+"/v2/library/multi/blobs/uploads/?digest="+string(cd), tok, cfg); res.StatusCode != 201 {
+		t.Fatalf("config on B: %d", res.StatusCode)
+	}
+	m := fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"config":{"mediaType":%q,"digest":%q,"size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":%q,"size":%d}]}`,
+		oci.MediaTypeImageManifest, oci.MediaTypeImageConfig, cd, len(cfg), d, len(blob))
+	if res := do(t, "PUT", b.url+"/v2/library/multi/manifests/v1", tok, []byte(m), "Content-Type", oci.MediaTypeImageManifest); res.StatusCode != 201 {
+		t.Fatalf("manifest on B: %d", res.StatusCode)
+	}
+	for _, n := range []node{a, b} {
+		res := do(t, "GET", n.url+"/v2/library/multi/blobs/"+string(d), tok, nil)
+		got, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || !bytes.Equal(got, blob) {
+			t.Fatalf("layer from %s: %d, %d bytes, equal %v", n.url, res.StatusCode, len(got), bytes.Equal(got, blob))
+		}
+		res = do(t, "GET", n.url+"/v2/library/multi/manifests/v1", tok, nil)
+		got, _ = io.ReadAll(res.Body)
+		if res.StatusCode != 200 || string(got) != m {
+			t.Fatalf("manifest from %s: %d", n.url, res.StatusCode)
+		}
+	}
+	if minChunk != "5242880" {
+		t.Errorf("OCI-Chunk-Min-Length on S3: %q", minChunk)
+	}
+}
