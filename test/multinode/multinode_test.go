@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,6 +44,12 @@ type node struct {
 }
 
 func startNodes(t *testing.T) (a, b node) {
+	ns := startN(t, 2)
+	return ns[0], ns[1]
+}
+
+// startN starts n nodes over one fresh database and one fresh bucket.
+func startN(t *testing.T, count int) []node {
 	t.Helper()
 	bin, err := berthproc.Binary(t.TempDir(), false)
 	if err != nil {
@@ -83,10 +90,12 @@ func startNodes(t *testing.T) (a, b node) {
 		return n
 	}
 	// Start one after the other: the first creates the schema, the admin
-	// and the shared keys; the second finds them.
-	a = start("node-a")
-	b = start("node-b")
-	return a, b
+	// and the shared keys; the others find them.
+	var ns []node
+	for i := 0; i < count; i++ {
+		ns = append(ns, start(fmt.Sprintf("node-%c", 'a'+i)))
+	}
+	return ns
 }
 
 func do(t *testing.T, method, u, token string, body []byte, hdr ...string) *http.Response {
@@ -202,5 +211,175 @@ func TestUploadAcrossNodes(t *testing.T) {
 	}
 	if minChunk != "5242880" {
 		t.Errorf("OCI-Chunk-Min-Length on S3: %q", minChunk)
+	}
+}
+
+// pushImage pushes a config, one random layer and a manifest tagged tag
+// to node n, returning the manifest and the layer. It reports failures as
+// errors so that it can run off the test's goroutine.
+func pushImage(n node, tok, repo, tag string) (manifest string, layer []byte, err error) {
+	layer = make([]byte, 64<<10)
+	rand.Read(layer)
+	cfg := []byte(fmt.Sprintf(`{"architecture":"amd64","os":"linux","tag":%q}`, tag))
+	send := func(method, u string, body []byte, hdr ...string) (int, error) {
+		req, err := http.NewRequest(method, u, bytes.NewReader(body))
+		if err != nil {
+			return 0, err
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		res.Body.Close()
+		return res.StatusCode, nil
+	}
+	for _, b := range [][]byte{cfg, layer} {
+		if st, err := send("POST", n.url+"/v2/"+repo+"/blobs/uploads/?digest="+string(oci.FromBytes(b)), b); err != nil || st != 201 {
+			return "", nil, fmt.Errorf("blob to %s: %d %v", n.url, st, err)
+		}
+	}
+	manifest = fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"config":{"mediaType":%q,"digest":%q,"size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":%q,"size":%d}]}`,
+		oci.MediaTypeImageManifest, oci.MediaTypeImageConfig, oci.FromBytes(cfg), len(cfg), oci.FromBytes(layer), len(layer))
+	if st, err := send("PUT", n.url+"/v2/"+repo+"/manifests/"+tag, []byte(manifest), "Content-Type", oci.MediaTypeImageManifest); err != nil || st != 201 {
+		return "", nil, fmt.Errorf("manifest to %s: %d %v", n.url, st, err)
+	}
+	return manifest, layer, nil
+}
+
+// TestThreeNodesGCAndAKilledNode: GC runs on one node while the two
+// others take pushes, and every acknowledged image pulls from any node;
+// then a node is killed in the middle of a chunked upload and the client
+// finishes the same upload on another node.
+func TestThreeNodesGCAndAKilledNode(t *testing.T) {
+	ns := startN(t, 3)
+	a, b, c := ns[0], ns[1], ns[2]
+	tok := token(t, a, "repository:library/gcrace:pull,push")
+
+	// Something for GC to collect: an image, then its tag and manifest gone.
+	if _, _, err := pushImage(a, tok, "library/gcrace", "old"); err != nil {
+		t.Fatal(err)
+	}
+	res := do(t, "DELETE", a.url+"/v2/library/gcrace/manifests/old", tok, nil)
+	res.Body.Close()
+
+	type pushed struct {
+		tag, manifest string
+		layer         []byte
+	}
+	results := make(chan pushed, 64)
+	pushErr := make(chan error, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 16; i++ { // bounded: 16 images over the two nodes
+			n := []node{a, b}[i%2]
+			tag := fmt.Sprintf("v%d", i)
+			m, l, err := pushImage(n, tok, "library/gcrace", tag)
+			if err != nil {
+				pushErr <- err
+				return
+			}
+			results <- pushed{tag, m, l}
+		}
+	}()
+	// Meanwhile, on node C: a manual GC with no grace period.
+	req, _ := http.NewRequest("POST", c.url+"/api/v2.0/system/gc/schedule",
+		strings.NewReader(`{"schedule":{"type":"Manual"},"parameters":{"delete_untagged":true,"time_window":0}}`))
+	req.SetBasicAuth("admin", adminPassword)
+	req.Header.Set("Content-Type", "application/json")
+	gres, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gres.Body.Close()
+	if gres.StatusCode != 201 {
+		t.Fatalf("start GC on C: %d", gres.StatusCode)
+	}
+	gcURL := c.url + strings.TrimPrefix(gres.Header.Get("Location"), "")
+	deadline := time.Now().Add(60 * time.Second)
+	for status := ""; status != "Success"; {
+		if time.Now().After(deadline) {
+			t.Fatalf("GC on C did not finish: %s", status)
+		}
+		time.Sleep(200 * time.Millisecond)
+		req, _ := http.NewRequest("GET", gcURL, nil)
+		req.SetBasicAuth("admin", adminPassword)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var h struct {
+			JobStatus string `json:"job_status"`
+		}
+		json.NewDecoder(res.Body).Decode(&h)
+		res.Body.Close()
+		status = h.JobStatus
+		if status == "Error" || status == "Stopped" {
+			t.Fatalf("GC on C ended %s", status)
+		}
+	}
+	<-done
+	close(results)
+	select {
+	case err := <-pushErr:
+		t.Fatalf("push during GC: %v", err)
+	default:
+	}
+	count := 0
+	for p := range results {
+		count++
+		for _, n := range ns {
+			res := do(t, "GET", n.url+"/v2/library/gcrace/manifests/"+p.tag, tok, nil)
+			got, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != 200 || string(got) != p.manifest {
+				t.Fatalf("%s from %s after GC: %d", p.tag, n.url, res.StatusCode)
+			}
+			res = do(t, "GET", n.url+"/v2/library/gcrace/blobs/"+string(oci.FromBytes(p.layer)), tok, nil)
+			got, _ = io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != 200 || !bytes.Equal(got, p.layer) {
+				t.Fatalf("layer of %s from %s after GC: %d", p.tag, n.url, res.StatusCode)
+			}
+		}
+	}
+	if count != 16 {
+		t.Fatalf("%d images pushed", count)
+	}
+
+	// Kill node C in the middle of a chunked upload; finish it on A.
+	blob := make([]byte, 10<<20)
+	rand.Read(blob)
+	res = do(t, "POST", c.url+"/v2/library/gcrace/blobs/uploads/", tok, nil)
+	loc := res.Header.Get("Location")
+	res.Body.Close()
+	half := len(blob) / 2
+	res = do(t, "PATCH", c.url+loc, tok, blob[:half], "Content-Range", fmt.Sprintf("0-%d", half-1))
+	res.Body.Close()
+	if res.StatusCode != 202 {
+		t.Fatalf("first half on C: %d", res.StatusCode)
+	}
+	c.proc.Kill()
+	<-c.proc.Exited()
+	res = do(t, "GET", a.url+loc, tok, nil)
+	res.Body.Close()
+	if res.StatusCode != 204 || res.Header.Get("Range") != fmt.Sprintf("0-%d", half-1) {
+		t.Fatalf("status on A after C died: %d %q", res.StatusCode, res.Header.Get("Range"))
+	}
+	res = do(t, "PUT", a.url+loc+"?digest="+string(oci.FromBytes(blob)), tok, blob[half:],
+		"Content-Range", fmt.Sprintf("%d-%d", half, len(blob)-1))
+	res.Body.Close()
+	if res.StatusCode != 201 {
+		t.Fatalf("finish on A: %d", res.StatusCode)
+	}
+	res = do(t, "GET", b.url+"/v2/library/gcrace/blobs/"+string(oci.FromBytes(blob)), tok, nil)
+	got, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !bytes.Equal(got, blob) {
+		t.Fatalf("blob from B: %d", res.StatusCode)
 	}
 }
