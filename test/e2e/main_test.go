@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/testutil/berthproc"
+	"github.com/berth-registry/berth/internal/testutil/dockertest"
 )
 
 // env is what TestMain set up for the tests of this package.
@@ -137,64 +138,23 @@ func startBerth(bin, work string) (func(), error) {
 	return stop, nil
 }
 
-// dockerDaemon uses BERTH_TEST_DOCKER_HOST or starts a private daemon with
-// scripts/dockerd.sh. Not being able to run docker is a failure, not a skip.
+// dockerDaemon uses BERTH_TEST_DOCKER_HOST or starts a private daemon, and
+// gives the tests a private DOCKER_CONFIG.
 func dockerDaemon(work string) (func(), error) {
 	env.dockerCfg = filepath.Join(work, "docker-config")
 	if err := os.MkdirAll(env.dockerCfg, 0o700); err != nil {
 		return nil, err
 	}
-	if h := os.Getenv("BERTH_TEST_DOCKER_HOST"); h != "" {
-		env.dockerHost = h
-		if err := dockerPing(); err != nil {
-			return nil, fmt.Errorf("BERTH_TEST_DOCKER_HOST=%s does not answer: %w", h, err)
-		}
-		return func() {}, nil
-	}
-	script := filepath.Join(repoRoot(), "scripts", "dockerd.sh")
-	state, err := os.MkdirTemp("", "berth-e2e-dockerd-")
+	host, stop, err := dockertest.Daemon("berth-e2e")
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", script, "start", state)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("%s start (set BERTH_TEST_DOCKER_HOST, run as root, or BERTH_SKIP_DOCKER=1 for local iteration only): %w", script, err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	env.dockerHost = strings.TrimSpace(lines[len(lines)-1])
-	stop := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "bash", script, "stop", state)
-		cmd.Stdout = os.Stderr
-		cmd.Stderr = os.Stderr
-		if err := cmd.Run(); err != nil {
+	env.dockerHost = host
+	return func() {
+		if err := stop(); err != nil {
 			fmt.Fprintf(os.Stderr, "e2e: stop dockerd: %v\n", err)
-			return
 		}
-		os.RemoveAll(state)
-	}
-	if err := dockerPing(); err != nil {
-		stop()
-		return nil, err
-	}
-	return stop, nil
-}
-
-func dockerPing() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "docker", "version", "--format", "{{.Server.Version}}")
-	cmd.Env = dockerEnv()
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("docker version: %w: %s", err, out)
-	}
-	return nil
+	}, nil
 }
 
 func dockerEnv() []string {

@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/testutil/berthproc"
+	"github.com/berth-registry/berth/internal/testutil/dockertest"
 )
 
 // project is the private project the tests push into (helm uses the
@@ -164,48 +165,18 @@ func startBerth(bin, work string) (func(), error) {
 	return stop, nil
 }
 
-// dockerDaemon uses BERTH_TEST_DOCKER_HOST or starts a private daemon with
-// scripts/dockerd.sh. Not being able to run docker is a failure, not a skip.
+// dockerDaemon uses BERTH_TEST_DOCKER_HOST or starts a private daemon.
 func dockerDaemon() (func(), error) {
-	if h := os.Getenv("BERTH_TEST_DOCKER_HOST"); h != "" {
-		env.dockerHost = h
-		if _, err := dockerVersion(); err != nil {
-			return nil, fmt.Errorf("BERTH_TEST_DOCKER_HOST=%s does not answer: %w", h, err)
-		}
-		return func() {}, nil
-	}
-	script := filepath.Join(repoRoot(), "scripts", "dockerd.sh")
-	state, err := os.MkdirTemp("", "berth-interop-dockerd-")
+	host, stop, err := dockertest.Daemon("berth-interop")
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", script, "start", state)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("%s start (set BERTH_TEST_DOCKER_HOST, run as root, or BERTH_SKIP_DOCKER=1 for local iteration only): %w", script, err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	env.dockerHost = strings.TrimSpace(lines[len(lines)-1])
-	stop := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "bash", script, "stop", state)
-		cmd.Stdout = os.Stderr
-		cmd.Stderr = os.Stderr
-		if err := cmd.Run(); err != nil {
+	env.dockerHost = host
+	return func() {
+		if err := stop(); err != nil {
 			fmt.Fprintf(os.Stderr, "interop: stop dockerd: %v\n", err)
-			return
 		}
-		os.RemoveAll(state)
-	}
-	if _, err := dockerVersion(); err != nil {
-		stop()
-		return nil, err
-	}
-	return stop, nil
+	}, nil
 }
 
 // matrix collects one outcome per client as its test ends.

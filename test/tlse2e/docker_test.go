@@ -3,7 +3,6 @@ package tlse2e
 import (
 	"archive/tar"
 	"bytes"
-	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-registry/berth/internal/testutil/dockertest"
 )
 
 // dockerCertsDir is where dockerd looks for a registry's CA; it is fixed
@@ -173,38 +174,20 @@ func trustCA(t *testing.T, registry string, caPEM []byte) {
 }
 
 // dockerDaemon returns the environment for the docker CLI: the daemon of
-// BERTH_TEST_DOCKER_HOST, or a private one started with
-// scripts/dockerd.sh and stopped when the test ends, and a private
-// DOCKER_CONFIG so that logins stay in the test.
+// BERTH_TEST_DOCKER_HOST, or a private one stopped when the test ends, and
+// a private DOCKER_CONFIG so that logins stay in the test.
 func dockerDaemon(t *testing.T) []string {
 	t.Helper()
-	host := os.Getenv("BERTH_TEST_DOCKER_HOST")
-	if host == "" {
-		script := filepath.Join(repoRoot(), "scripts", "dockerd.sh")
-		state, err := os.MkdirTemp("", "berth-tlse2e-dockerd-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "bash", script, "start", state)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		t.Cleanup(func() {
-			if r := run(2*time.Minute, os.Environ(), "", "bash", script, "stop", state); r.err != nil {
-				t.Errorf("stop dockerd:\n%s", r)
-			}
-		})
-		if err != nil {
-			t.Fatalf("%s start (set BERTH_TEST_DOCKER_HOST or run as root): %v\n%s", script, err, &stderr)
-		}
-		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-		host = strings.TrimSpace(lines[len(lines)-1])
+	host, stop, err := dockertest.Daemon("berth-tlse2e")
+	if err != nil {
+		t.Fatal(err)
 	}
-	env := append(os.Environ(), "DOCKER_HOST="+host, "DOCKER_CONFIG="+t.TempDir())
-	mustRun(t, time.Minute, env, "", "docker", "version", "--format", "{{.Server.Version}}")
-	return env
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("stop dockerd: %v", err)
+		}
+	})
+	return append(os.Environ(), "DOCKER_HOST="+host, "DOCKER_CONFIG="+t.TempDir())
 }
 
 // writeRootfs writes a tar of one file for `docker import`.
