@@ -21,20 +21,13 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi2"
-	"github.com/getkin/kin-openapi/openapi2conv"
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -44,6 +37,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/app"
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/testutil/apidoc"
 )
 
 const (
@@ -159,7 +153,9 @@ func (s *server) do(a auth, method, target string, body any, hdr ...string) resp
 func (s *server) api(a auth, method, path string, body any, hdr ...string) response {
 	s.t.Helper()
 	r := s.do(a, method, apiPrefix+path, body, hdr...)
-	harbor(s.t).validate(s.t, method, path, r)
+	// Values of extra_attrs are set aside (apidoc.WithoutExtraAttrs) and
+	// checked by the test itself.
+	apidoc.Harbor(s.t).Validate(s.t, method, path, r.status, r.header, apidoc.WithoutExtraAttrs(r.body))
 	return r
 }
 
@@ -630,238 +626,4 @@ func challenge(t *testing.T, h string) (realm, service string) {
 		t.Fatalf("WWW-Authenticate = %q: no realm or service", h)
 	}
 	return realm, service
-}
-
-// Harbor's swagger, converted once.
-
-type swagger struct{ doc *openapi3.T }
-
-var (
-	swaggerOnce sync.Once
-	swaggerDoc  *swagger
-	swaggerErr  error
-)
-
-// swaggerFile is ../shared/reference/harbor-swagger.yaml next to the
-// module's root (the directory holding go.mod).
-func swaggerFile() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "reference", "harbor-swagger.yaml"), nil
-		}
-		up := filepath.Dir(dir)
-		if up == dir {
-			return "", fmt.Errorf("no go.mod above the test directory")
-		}
-		dir = up
-	}
-}
-
-func harbor(t *testing.T) *swagger {
-	t.Helper()
-	swaggerOnce.Do(func() {
-		path, err := swaggerFile()
-		if err != nil {
-			swaggerErr = err
-			return
-		}
-		raw, err := os.ReadFile(path)
-		if err != nil {
-			swaggerErr = fmt.Errorf("Harbor's swagger is needed at %s to validate responses: %w", path, err)
-			return
-		}
-		var v2 openapi2.T
-		if err := openapi2.UnmarshalFromData(raw, &v2); err != nil {
-			swaggerErr = fmt.Errorf("parse %s: %w", path, err)
-			return
-		}
-		v3, err := openapi2conv.ToV3(&v2)
-		if err != nil {
-			swaggerErr = fmt.Errorf("convert %s to OpenAPI 3: %w", path, err)
-			return
-		}
-		swaggerDoc = &swagger{v3}
-	})
-	if swaggerErr != nil {
-		t.Fatal(swaggerErr)
-	}
-	return swaggerDoc
-}
-
-// route finds the path template matching path (relative to /api/v2.0),
-// literal segments winning over parameters.
-func (s *swagger) route(path string) (string, *openapi3.PathItem, map[string]string) {
-	segs := strings.Split(strings.Trim(path, "/"), "/")
-	best, bestScore := "", -1
-	var bestParams map[string]string
-	for tmpl := range s.doc.Paths.Map() {
-		ts := strings.Split(strings.Trim(tmpl, "/"), "/")
-		if len(ts) != len(segs) {
-			continue
-		}
-		score, params := 0, map[string]string{}
-		for i, seg := range ts {
-			if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
-				v, err := url.PathUnescape(segs[i])
-				if err != nil || v == "" {
-					score = -1
-					break
-				}
-				params[seg[1:len(seg)-1]] = v
-				continue
-			}
-			if seg != segs[i] {
-				score = -1
-				break
-			}
-			score++
-		}
-		if score > bestScore {
-			best, bestScore, bestParams = tmpl, score, params
-		}
-	}
-	if bestScore < 0 {
-		return "", nil, nil
-	}
-	return best, s.doc.Paths.Value(best), bestParams
-}
-
-// validate checks an answer of /api/v2.0: the operation exists in
-// Harbor's swagger, documents the status (or, for an error it leaves
-// out, the body is Harbor's Errors), the body matches the schema, and no
-// object carries a key the schema does not define.
-func (s *swagger) validate(t *testing.T, method, path string, r response) {
-	t.Helper()
-	rawPath, _, _ := strings.Cut(path, "?")
-	tmpl, item, params := s.route(rawPath)
-	if item == nil {
-		t.Errorf("Harbor's swagger has no path for %s %s", method, path)
-		return
-	}
-	op := item.GetOperation(method)
-	if op == nil {
-		t.Errorf("Harbor's swagger has no %s %s", method, tmpl)
-		return
-	}
-	var v any
-	if len(r.body) > 0 && strings.Contains(r.header.Get("Content-Type"), "json") {
-		if err := json.Unmarshal(r.body, &v); err != nil {
-			t.Errorf("%s %s -> %d: body is not JSON: %v", method, path, r.status, err)
-			return
-		}
-		// Harbor's swagger types every value of extra_attrs as an
-		// object, yet Harbor sends strings there ("architecture":
-		// "amd64"), and so does berth: the values are set aside here
-		// and checked by the test itself.
-		clearExtraAttrs(v)
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.body = b
-	}
-	if r.status >= 400 && op.Responses.Status(r.status) == nil && op.Responses.Default() == nil {
-		errs := s.doc.Components.Schemas["Errors"]
-		if err := errs.Value.VisitJSON(v); err != nil {
-			t.Errorf("%s %s -> %d: not Harbor's Errors body: %v", method, path, r.status, err)
-		}
-		for _, k := range unknownKeys(errs, v, "") {
-			t.Errorf("%s %s -> %d: %s is not in Harbor's Errors", method, path, r.status, k)
-		}
-		return
-	}
-	req, err := http.NewRequest(method, "http://berth.test"+apiPrefix+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: &openapi3filter.RequestValidationInput{
-			Request:    req,
-			PathParams: params,
-			Route:      &routers.Route{Spec: s.doc, Path: tmpl, PathItem: item, Method: method, Operation: op},
-		},
-		Status:  r.status,
-		Header:  r.header,
-		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
-	}
-	in.SetBodyBytes(r.body)
-	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
-		t.Errorf("%s %s -> %s does not match Harbor's swagger (%s): %v", method, path, r, tmpl, err)
-		return
-	}
-	resp := op.Responses.Status(r.status)
-	if resp == nil {
-		resp = op.Responses.Default()
-	}
-	if resp == nil || resp.Value == nil || v == nil {
-		return
-	}
-	if mt := resp.Value.Content.Get(r.header.Get("Content-Type")); mt != nil {
-		for _, k := range unknownKeys(mt.Schema, v, "") {
-			t.Errorf("%s %s -> %d: %s is not defined by Harbor's swagger (%s)", method, path, r.status, k, tmpl)
-		}
-	}
-}
-
-func clearExtraAttrs(v any) {
-	switch x := v.(type) {
-	case map[string]any:
-		if _, ok := x["extra_attrs"]; ok {
-			x["extra_attrs"] = map[string]any{}
-		}
-		for _, y := range x {
-			clearExtraAttrs(y)
-		}
-	case []any:
-		for _, y := range x {
-			clearExtraAttrs(y)
-		}
-	}
-}
-
-// unknownKeys lists the keys of v, by JSON path, that schema s does not
-// define where it lists properties and allows no others.
-func unknownKeys(s *openapi3.SchemaRef, v any, at string) []string {
-	if s == nil || s.Value == nil {
-		return nil
-	}
-	sch := s.Value
-	var out []string
-	for _, sub := range sch.AllOf {
-		out = append(out, unknownKeys(sub, v, at)...)
-	}
-	switch x := v.(type) {
-	case map[string]any:
-		extra := sch.AdditionalProperties
-		open := extra.Has != nil && *extra.Has || len(sch.Properties) == 0 && len(sch.AllOf) == 0
-		for k, val := range x {
-			if p, ok := sch.Properties[k]; ok {
-				out = append(out, unknownKeys(p, val, at+"."+k)...)
-				continue
-			}
-			if extra.Schema != nil {
-				out = append(out, unknownKeys(extra.Schema, val, at+"."+k)...)
-				continue
-			}
-			inAllOf := false
-			for _, sub := range sch.AllOf {
-				if sub.Value != nil && sub.Value.Properties[k] != nil {
-					inAllOf = true
-				}
-			}
-			if !open && !inAllOf {
-				out = append(out, "key "+strings.TrimPrefix(at+"."+k, "."))
-			}
-		}
-	case []any:
-		for i, e := range x {
-			out = append(out, unknownKeys(sch.Items, e, fmt.Sprintf("%s[%d]", at, i))...)
-		}
-	}
-	sort.Strings(out)
-	return out
 }

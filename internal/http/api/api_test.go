@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -29,6 +28,7 @@ import (
 	"github.com/berth-registry/berth/internal/http/api"
 	"github.com/berth-registry/berth/internal/http/auth"
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/testutil/apidoc"
 	"github.com/berth-registry/berth/internal/testutil/pgtest"
 )
 
@@ -285,27 +285,14 @@ func qesc(s string) string {
 		"{", "%7B", "}", "%7D", ":", "%3A", "+", "%2B").Replace(s)
 }
 
-// swaggerPath finds Harbor's swagger, which lives beside the repository:
-// <repo>/../shared/reference/harbor-swagger.yaml.
+// swaggerPath finds Harbor's swagger beside the repository.
 func swaggerPath(t *testing.T) string {
 	t.Helper()
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	gomod := strings.TrimSpace(string(out))
-	if err != nil || gomod == "" || gomod == os.DevNull {
-		// Walk up to go.mod instead.
-		dir, _ := os.Getwd()
-		for dir != filepath.Dir(dir) {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				gomod = filepath.Join(dir, "go.mod")
-				break
-			}
-			dir = filepath.Dir(dir)
-		}
+	p, err := apidoc.SwaggerPath()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if gomod == "" {
-		t.Fatal("cannot find the module root (go.mod)")
-	}
-	return filepath.Join(filepath.Dir(filepath.Dir(gomod)), "shared", "reference", "harbor-swagger.yaml")
+	return p
 }
 
 // swaggerProps returns the property names of each swagger definition.

@@ -12,6 +12,7 @@ import (
 	"github.com/berth-registry/berth/internal/access"
 	"github.com/berth-registry/berth/internal/http/api"
 	"github.com/berth-registry/berth/internal/http/auth"
+	"github.com/berth-registry/berth/internal/testutil/apidoc"
 )
 
 // normRoute writes "METHOD /path" with every parameter as {} and Go's
@@ -76,7 +77,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 		}
 	}
 	// The document is valid OpenAPI 3.
-	loadBerth(t)
+	apidoc.Berth(t, api.OpenAPIYAML())
 }
 
 // TestOpenAPIServed checks the JSON document and the browsable page.

@@ -7,93 +7,13 @@ package api_test
 // ValidateAgainstBerth with what they sent and got back.
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"os"
-	"sort"
-	"strings"
-	"sync"
 	"testing"
 
-	"github.com/getkin/kin-openapi/openapi2"
-	"github.com/getkin/kin-openapi/openapi2conv"
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
-
 	"github.com/berth-registry/berth/internal/http/api"
+	"github.com/berth-registry/berth/internal/testutil/apidoc"
 )
-
-// apiDoc is a loaded OpenAPI 3 document to validate against.
-type apiDoc struct {
-	name string
-	doc  *openapi3.T
-}
-
-var (
-	harborOnce sync.Once
-	harborDoc  *apiDoc
-	harborErr  error
-
-	berthOnce sync.Once
-	berthDoc  *apiDoc
-	berthErr  error
-)
-
-// loadHarbor converts Harbor's swagger to OpenAPI 3 once per test binary.
-func loadHarbor(t testing.TB) *apiDoc {
-	t.Helper()
-	path := swaggerPath(t.(*testing.T))
-	harborOnce.Do(func() {
-		raw, err := os.ReadFile(path)
-		if err != nil {
-			harborErr = fmt.Errorf("Harbor's swagger is needed at %s: %w", path, err)
-			return
-		}
-		var v2 openapi2.T
-		if err := openapi2.UnmarshalFromData(raw, &v2); err != nil {
-			harborErr = fmt.Errorf("parse %s: %w", path, err)
-			return
-		}
-		v3, err := openapi2conv.ToV3(&v2)
-		if err != nil {
-			harborErr = fmt.Errorf("convert %s to OpenAPI 3: %w", path, err)
-			return
-		}
-		harborDoc = &apiDoc{name: "Harbor's swagger", doc: v3}
-	})
-	if harborErr != nil {
-		t.Fatal(harborErr)
-	}
-	return harborDoc
-}
-
-// loadBerth loads and validates berth's own document once.
-func loadBerth(t testing.TB) *apiDoc {
-	t.Helper()
-	berthOnce.Do(func() {
-		loader := openapi3.NewLoader()
-		doc, err := loader.LoadFromData(api.OpenAPIYAML())
-		if err != nil {
-			berthErr = fmt.Errorf("load openapi/berth.yaml: %w", err)
-			return
-		}
-		if err := doc.Validate(context.Background()); err != nil {
-			berthErr = fmt.Errorf("openapi/berth.yaml is not a valid OpenAPI 3 document: %w", err)
-			return
-		}
-		berthDoc = &apiDoc{name: "berth's OpenAPI document", doc: doc}
-	})
-	if berthErr != nil {
-		t.Fatal(berthErr)
-	}
-	return berthDoc
-}
 
 // ValidateAgainstHarbor checks one response of berth's API against
 // Harbor's swagger: the operation (method and path, relative to
@@ -102,13 +22,13 @@ func loadBerth(t testing.TB) *apiDoc {
 // key the schema does not define.
 func ValidateAgainstHarbor(t testing.TB, method, path string, status int, header http.Header, body []byte) {
 	t.Helper()
-	loadHarbor(t).validate(t, method, path, status, header, body)
+	apidoc.Harbor(t).Validate(t, method, path, status, header, body)
 }
 
 // ValidateAgainstBerth does the same against berth's own document.
 func ValidateAgainstBerth(t testing.TB, method, path string, status int, header http.Header, body []byte) {
 	t.Helper()
-	loadBerth(t).validate(t, method, path, status, header, body)
+	apidoc.Berth(t, api.OpenAPIYAML()).Validate(t, method, path, status, header, body)
 }
 
 // validateBoth validates r against both documents.
@@ -116,198 +36,6 @@ func validateBoth(t testing.TB, method, path string, r apiResp) {
 	t.Helper()
 	ValidateAgainstHarbor(t, method, path, r.status, r.header, r.body)
 	ValidateAgainstBerth(t, method, path, r.status, r.header, r.body)
-}
-
-// find returns the path template of the document matching path, preferring
-// literal segments over parameters ("/users/current" over "/users/{id}").
-func (d *apiDoc) find(path string) (string, *openapi3.PathItem, map[string]string) {
-	segs := strings.Split(strings.Trim(path, "/"), "/")
-	best, bestScore := "", -1
-	var params map[string]string
-	for tmpl := range d.doc.Paths.Map() {
-		ts := strings.Split(strings.Trim(tmpl, "/"), "/")
-		if len(ts) != len(segs) {
-			continue
-		}
-		score, ps := 0, map[string]string{}
-		for i, s := range ts {
-			if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") {
-				if segs[i] == "" {
-					score = -1
-					break
-				}
-				v, err := url.PathUnescape(segs[i])
-				if err != nil {
-					v = segs[i]
-				}
-				ps[s[1:len(s)-1]] = v
-				continue
-			}
-			if s != segs[i] {
-				score = -1
-				break
-			}
-			score++
-		}
-		if score > bestScore {
-			best, bestScore, params = tmpl, score, ps
-		}
-	}
-	if bestScore < 0 {
-		return "", nil, nil
-	}
-	return best, d.doc.Paths.Value(best), params
-}
-
-func (d *apiDoc) validate(t testing.TB, method, path string, status int, header http.Header, body []byte) {
-	t.Helper()
-	rawPath, _, _ := strings.Cut(path, "?")
-	if strings.HasSuffix(path, "/") && !strings.HasSuffix(rawPath, "/") {
-		rawPath += "/"
-	}
-	tmpl, item, params := d.find(rawPath)
-	if item == nil {
-		t.Errorf("%s has no path matching %s %s", d.name, method, path)
-		return
-	}
-	op := item.GetOperation(strings.ToUpper(method))
-	if op == nil {
-		t.Errorf("%s has no operation %s %s (path %s)", d.name, method, path, tmpl)
-		return
-	}
-	req, err := http.NewRequest(method, "http://berth.test"+api.Prefix+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: &openapi3filter.RequestValidationInput{
-			Request:    req,
-			PathParams: params,
-			Route:      &routers.Route{Spec: d.doc, Path: tmpl, PathItem: item, Method: method, Operation: op},
-		},
-		Status:  status,
-		Header:  header,
-		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
-	}
-	in.SetBodyBytes(body)
-	if status >= 400 && op.Responses.Status(status) == nil && op.Responses.Default() == nil {
-		// Harbor's swagger leaves out error statuses Harbor itself
-		// answers (403 on labels, for one): an error must still be
-		// Harbor's error body.
-		d.validateError(t, method, path, status, header, body)
-		return
-	}
-	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
-		t.Errorf("%s %s -> %d does not match %s (%s): %v\nbody: %s", method, path, status, d.name, tmpl, err, clipBody(body))
-		return
-	}
-	// Unknown keys: the documents allow extra properties, berth must not
-	// send any a client cannot know.
-	resp := op.Responses.Status(status)
-	if resp == nil {
-		resp = op.Responses.Default()
-	}
-	if resp == nil || resp.Value == nil || len(body) == 0 {
-		return
-	}
-	mt := resp.Value.Content.Get(header.Get("Content-Type"))
-	if mt == nil || mt.Schema == nil || !strings.Contains(header.Get("Content-Type"), "json") {
-		return
-	}
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		t.Errorf("%s %s -> %d: body is not JSON: %v", method, path, status, err)
-		return
-	}
-	for _, extra := range unknownKeys(mt.Schema, v, "") {
-		t.Errorf("%s %s -> %d: %s is not defined by %s (%s)", method, path, status, extra, d.name, tmpl)
-	}
-}
-
-// validateError checks an error answer against the document's Errors
-// schema, with no unknown keys.
-func (d *apiDoc) validateError(t testing.TB, method, path string, status int, header http.Header, body []byte) {
-	t.Helper()
-	if ct := header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		t.Errorf("%s %s -> %d: error with Content-Type %q", method, path, status, ct)
-		return
-	}
-	ref := d.doc.Components.Schemas["Errors"]
-	if ref == nil {
-		t.Fatalf("%s has no Errors schema", d.name)
-	}
-	var v any
-	if err := json.Unmarshal(body, &v); err != nil {
-		t.Errorf("%s %s -> %d: error body is not JSON: %s", method, path, status, clipBody(body))
-		return
-	}
-	if err := ref.Value.VisitJSON(v); err != nil {
-		t.Errorf("%s %s -> %d: error body does not match %s's Errors: %v", method, path, status, d.name, err)
-	}
-	for _, extra := range unknownKeys(ref, v, "") {
-		t.Errorf("%s %s -> %d: %s is not defined by %s's Errors", method, path, status, extra, d.name)
-	}
-}
-
-// unknownKeys lists the object keys of v, by JSON path, that schema s does
-// not define where it defines properties and no additionalProperties.
-func unknownKeys(s *openapi3.SchemaRef, v any, at string) []string {
-	if s == nil || s.Value == nil {
-		return nil
-	}
-	sch := s.Value
-	var out []string
-	for _, sub := range sch.AllOf {
-		out = append(out, unknownKeys(sub, v, at)...)
-	}
-	switch x := v.(type) {
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		open := sch.AdditionalProperties.Has != nil && *sch.AdditionalProperties.Has ||
-			sch.AdditionalProperties.Schema != nil || len(sch.Properties) == 0 && len(sch.AllOf) == 0
-		for _, k := range keys {
-			if p, ok := sch.Properties[k]; ok {
-				out = append(out, unknownKeys(p, x[k], at+"."+k)...)
-				continue
-			}
-			if sch.AdditionalProperties.Schema != nil {
-				out = append(out, unknownKeys(sch.AdditionalProperties.Schema, x[k], at+"."+k)...)
-				continue
-			}
-			if !open && !definedInAllOf(sch, k) {
-				out = append(out, "key "+strings.TrimPrefix(at+"."+k, "."))
-			}
-		}
-	case []any:
-		for i, e := range x {
-			out = append(out, unknownKeys(sch.Items, e, fmt.Sprintf("%s[%d]", at, i))...)
-		}
-	}
-	return out
-}
-
-func definedInAllOf(s *openapi3.Schema, k string) bool {
-	for _, sub := range s.AllOf {
-		if sub.Value != nil {
-			if _, ok := sub.Value.Properties[k]; ok {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func clipBody(b []byte) string {
-	if len(b) > 600 {
-		return string(b[:600]) + "…"
-	}
-	return string(b)
 }
 
 // readAll is io.ReadAll for tests that hold a response.
