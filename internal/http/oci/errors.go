@@ -86,6 +86,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		code = defaultCode(e.Kind)
 	}
 	status := statusOf(e.Kind)
+	if code == PolicyViolation {
+		status = http.StatusPreconditionFailed
+	}
 	if e.Kind == errs.Unavailable {
 		w.Header().Set("Retry-After", strconv.Itoa(1))
 	}

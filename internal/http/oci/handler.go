@@ -64,6 +64,8 @@ type Handler struct {
 	auth     Authorizer
 	log      *slog.Logger
 	chunkMin int64
+
+	pullPolicies []PullPolicy // policy.go
 }
 
 // Option configures a Handler.

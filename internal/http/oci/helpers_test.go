@@ -31,6 +31,8 @@ type env struct {
 	db    *meta.DB
 	store *fs.Store
 	root  string
+	svc   *registry.Service
+	log   *slog.Logger
 }
 
 // backends runs f once on SQLite and once on PostgreSQL.
@@ -65,7 +67,7 @@ func newEnv(t *testing.T, dsn string, opts ...registry.Option) *env {
 	svc := registry.New(db, store, append([]registry.Option{registry.WithLogger(logger)}, opts...)...)
 	srv := httptest.NewServer(ocihttp.New(svc, ocihttp.WithLogger(logger), ocihttp.WithChunkMinLength(1)))
 	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, db: db, store: store, root: root}
+	return &env{t: t, srv: srv, db: db, store: store, root: root, svc: svc, log: logger}
 }
 
 type resp struct {

@@ -18,6 +18,10 @@ func (h *Handler) getManifest(w http.ResponseWriter, r *http.Request, rt route) 
 		h.fail(w, r, err)
 		return
 	}
+	if err := h.checkPull(r, rt.name, m); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	hd := w.Header()
 	hd.Set("Content-Type", m.MediaType)
 	hd.Set("Docker-Content-Digest", string(m.Digest))
