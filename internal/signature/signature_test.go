@@ -1,0 +1,215 @@
+package signature_test
+
+import (
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-registry/berth/internal/oci"
+	"github.com/berth-registry/berth/internal/signature"
+	st "github.com/berth-registry/berth/internal/signature/signaturetest"
+)
+
+func reader(m st.Manifest) signature.Reader {
+	return func(d oci.Descriptor) ([]byte, error) {
+		for _, b := range m.Blobs {
+			if b.Desc.Digest == d.Digest {
+				return b.Content, nil
+			}
+		}
+		return nil, fmt.Errorf("blob %s unknown", d.Digest)
+	}
+}
+
+func candidate(m st.Manifest, tag string) signature.Candidate {
+	return signature.Candidate{Digest: m.Digest, MediaType: oci.MediaTypeImageManifest, Content: m.Content, Tag: tag,
+		Created: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+// TestInspect: each storage scheme and format is recognised, attestations
+// are never signatures, and verification needs a trusted key or root, the
+// right subject and intact bytes.
+func TestInspect(t *testing.T) {
+	subject := st.NewManifest("", st.NewBlob(oci.MediaTypeImageConfig, []byte(`{"os":"linux"}`)), nil, nil, nil)
+	other := st.NewManifest("", st.NewBlob(oci.MediaTypeImageConfig, []byte(`{"os":"plan9"}`)), nil, nil, nil)
+	key, _ := st.NewCosignKey()
+	stranger, _ := st.NewCosignKey()
+	ca, err := st.NewCA("CN=release signer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherCA, _ := st.NewCA("CN=someone else")
+	trusted := func(t *testing.T) signature.Trust {
+		k, err := signature.ParseKey("release", key.PublicPEM())
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := signature.ParseRoot("corp-root", ca.RootPEM())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return signature.Trust{CosignKeys: []signature.Key{k}, NotationRoots: []signature.Root{r}}
+	}(t)
+	untrusted := func(t *testing.T) signature.Trust {
+		k, _ := signature.ParseKey("other", stranger.PublicPEM())
+		r, _ := signature.ParseRoot("other-root", otherCA.RootPEM())
+		return signature.Trust{CosignKeys: []signature.Key{k}, NotationRoots: []signature.Root{r}}
+	}(t)
+	tagSig := signature.TagFor(subject.Digest, "sig")
+	notation, err := st.Notation(ca, subject.Desc(), st.NotationOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongTarget, _ := st.Notation(ca, subject.Desc(), st.NotationOptions{Target: ptr(other.Desc())})
+	tampered, _ := st.Notation(ca, subject.Desc(), st.NotationOptions{Tamper: true})
+	old, _ := st.Notation(ca, subject.Desc(), st.NotationOptions{SigningTime: time.Now().Add(-48 * time.Hour)})
+
+	type want struct {
+		format, kind string
+		verified     bool
+		problem      string // substring; "" = none
+		signer       string // substring
+	}
+	cases := []struct {
+		name  string
+		m     st.Manifest
+		tag   string
+		trust signature.Trust
+		want  []want
+	}{
+		{"tag scheme, no keys: present", st.SimpleSigning(key, "p/app", subject.Digest), tagSig, signature.Trust{},
+			[]want{{"cosign", "signature", false, "", ""}}},
+		{"tag scheme, trusted key", st.SimpleSigning(key, "p/app", subject.Digest), tagSig, trusted,
+			[]want{{"cosign", "signature", true, "", "key SHA256:"}}},
+		{"tag scheme, untrusted key", st.SimpleSigning(key, "p/app", subject.Digest), tagSig, untrusted,
+			[]want{{"cosign", "signature", false, "does not verify", ""}}},
+		{"tag scheme, payload about another image", st.SimpleSigning(key, "p/app", other.Digest), tagSig, trusted,
+			[]want{{"cosign", "signature", false, "not the subject", ""}}},
+		{"tag scheme, not a .sig tag", st.SimpleSigning(key, "p/app", subject.Digest), "latest", trusted, nil},
+		{"tag scheme .att is an attestation", st.SimpleSigning(key, "p/app", subject.Digest), signature.TagFor(subject.Digest, "att"), trusted,
+			[]want{{"cosign", "attestation", false, "", ""}}},
+		{"bundle signature, trusted", st.Bundle(key, subject.Desc(), signature.PredicateCosignSign), "", trusted,
+			[]want{{"cosign", "signature", true, "", "key SHA256:"}}},
+		{"bundle signature, untrusted", st.Bundle(key, subject.Desc(), signature.PredicateCosignSign), "", untrusted,
+			[]want{{"cosign", "signature", false, "does not verify", ""}}},
+		{"bundle SLSA provenance is an attestation", st.Bundle(key, subject.Desc(), "https://slsa.dev/provenance/v1"), "", trusted,
+			[]want{{"cosign", "attestation", false, "", ""}}},
+		{"bundle SPDX is an SBOM", st.Bundle(key, subject.Desc(), "https://spdx.dev/Document/v2.3"), "", trusted,
+			[]want{{"cosign", "sbom", false, "", ""}}},
+		{"bundle about another image", relink(st.Bundle(key, other.Desc(), signature.PredicateCosignSign), subject.Desc()), "", trusted,
+			[]want{{"cosign", "signature", false, "not the subject", ""}}},
+		{"notation, trusted root", notation, "", trusted,
+			[]want{{"notation", "signature", true, "", "CN=release signer"}}},
+		{"notation, no roots: present", notation, "", signature.Trust{},
+			[]want{{"notation", "signature", false, "", "CN=release signer"}}},
+		{"notation, root not in the store", notation, "", untrusted,
+			[]want{{"notation", "signature", false, "trusted root", ""}}},
+		{"notation, payload about another image", wrongTarget, "", trusted,
+			[]want{{"notation", "signature", false, "not the subject", ""}}},
+		{"notation, tampered signature", tampered, "", trusted,
+			[]want{{"notation", "signature", false, "does not verify", ""}}},
+		{"notation, signed before the chain was valid", old, "", trusted,
+			[]want{{"notation", "signature", false, "trusted root", ""}}},
+		{"plain image with a subject is nothing", st.NewManifest("", st.NewBlob(oci.MediaTypeImageConfig, []byte(`{}`)), nil, ptr(subject.Desc()), nil), "", trusted, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := signature.Inspect(candidate(c.m, c.tag), reader(c.m), c.trust)
+			if len(got) != len(c.want) {
+				t.Fatalf("got %d signatures %+v, want %d", len(got), got, len(c.want))
+			}
+			for i, w := range c.want {
+				g := got[i]
+				if g.Format != w.format || g.Kind != w.kind || g.Verified != w.verified {
+					t.Errorf("got %s/%s verified=%v (%s), want %s/%s verified=%v", g.Format, g.Kind, g.Verified, g.Problem, w.format, w.kind, w.verified)
+				}
+				if w.problem == "" && g.Problem != "" || !strings.Contains(g.Problem, w.problem) {
+					t.Errorf("problem = %q, want %q", g.Problem, w.problem)
+				}
+				if !strings.Contains(g.Signer, w.signer) {
+					t.Errorf("signer = %q, want it to contain %q", g.Signer, w.signer)
+				}
+				if g.Accessory != c.m.Digest || g.SignedAt.IsZero() {
+					t.Errorf("accessory %s signed at %v", g.Accessory, g.SignedAt)
+				}
+				if g.Verified && g.TrustedBy == "" {
+					t.Errorf("verified without naming the trusted key or root")
+				}
+			}
+		})
+	}
+}
+
+// TestInspectCorruptLayer: a layer whose bytes do not match its digest
+// is reported, not trusted.
+func TestInspectCorruptLayer(t *testing.T) {
+	subject := st.NewManifest("", st.NewBlob(oci.MediaTypeImageConfig, []byte(`{}`)), nil, nil, nil)
+	key, _ := st.NewCosignKey()
+	k, _ := signature.ParseKey("k", key.PublicPEM())
+	m := st.Bundle(key, subject.Desc(), signature.PredicateCosignSign)
+	bad := func(d oci.Descriptor) ([]byte, error) { return []byte(`{"mediaType":"x"}`), nil }
+	got := signature.Inspect(candidate(m, ""), bad, signature.Trust{CosignKeys: []signature.Key{k}})
+	if len(got) != 1 || got[0].Verified || !strings.Contains(got[0].Problem, "does not match its digest") {
+		t.Fatalf("got %+v", got)
+	}
+}
+
+func TestSubjectOfTag(t *testing.T) {
+	h := strings.Repeat("ab", 32)
+	cases := []struct {
+		tag    string
+		d      oci.Digest
+		suffix string
+		ok     bool
+	}{
+		{"sha256-" + h + ".sig", oci.Digest("sha256:" + h), "sig", true},
+		{"sha256-" + h + ".att", oci.Digest("sha256:" + h), "att", true},
+		{"sha256-" + h, oci.Digest("sha256:" + h), "", true},
+		{"sha256-" + h + ".txt", "", "", false},
+		{"sha256-abc.sig", "", "", false},
+		{"latest", "", "", false},
+		{"md5-" + h + ".sig", "", "", false},
+	}
+	for _, c := range cases {
+		d, s, ok := signature.SubjectOfTag(c.tag)
+		if d != c.d || s != c.suffix || ok != c.ok {
+			t.Errorf("SubjectOfTag(%q) = %q %q %v", c.tag, d, s, ok)
+		}
+	}
+	if got := signature.TagFor(oci.Digest("sha256:"+h), "sig"); got != "sha256-"+h+".sig" {
+		t.Errorf("TagFor = %q", got)
+	}
+}
+
+func TestParseTrust(t *testing.T) {
+	key, _ := st.NewCosignKey()
+	ca, _ := st.NewCA("CN=x")
+	leafPEM := "-----BEGIN CERTIFICATE-----\n" + b64(ca.Leaf.Raw) + "\n-----END CERTIFICATE-----\n"
+	if _, err := signature.ParseKey("k", key.PublicPEM()); err != nil {
+		t.Errorf("cosign key: %v", err)
+	}
+	for _, bad := range []string{"", "not pem", ca.RootPEM()} {
+		if _, err := signature.ParseKey("k", bad); err == nil {
+			t.Errorf("ParseKey(%.20q) accepted", bad)
+		}
+	}
+	if _, err := signature.ParseRoot("r", ca.RootPEM()); err != nil {
+		t.Errorf("root: %v", err)
+	}
+	for _, bad := range []string{"", key.PublicPEM(), leafPEM, ca.RootPEM() + ca.RootPEM()} {
+		if _, err := signature.ParseRoot("r", bad); err == nil {
+			t.Errorf("ParseRoot(%.30q) accepted", bad)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// relink moves m's layers into a manifest whose subject is subject.
+func relink(m st.Manifest, subject oci.Descriptor) st.Manifest {
+	return st.NewManifest(signature.TypeSigstoreBundle, st.Empty(), m.Blobs[1:], &subject, nil)
+}
