@@ -120,7 +120,8 @@ func openStorage(cfg config.Config) (blob.Store, error) {
 func newMux(cfg config.Config, db *meta.DB, svc *registry.Service, id *identity, tlsSrv *serverTLS, logger *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	v2 := ocihttp.New(svc, append(id.v2Options(), ocihttp.WithLogger(logger),
-		ocihttp.WithChunkMinLength(svc.ChunkMinLength()))...)
+		ocihttp.WithChunkMinLength(svc.ChunkMinLength()),
+		ocihttp.WithPullPolicy(contentTrust(svc, id.registry)))...)
 	id.routes(mux)
 	mux.Handle("/v2/", v2)
 	mux.Handle("/v2", v2)

@@ -68,7 +68,13 @@ func (c *Collector) makePlan(ctx context.Context, cutoff time.Time, untagged boo
 	q := c.db.Q()
 	ms := map[manifestKey]*manifestInfo{}
 	if err := q.EachGCManifest(ctx, func(m meta.GCManifest) error {
-		ms[manifestKey{m.RepoID, m.Digest}] = &manifestInfo{subject: m.Subject, tagged: m.Tagged, created: m.CreatedAt}
+		subject := m.Subject
+		if subject == "" && !m.Tagged {
+			// Only cosign's sha256-<hex>.sig (.att, .sbom) tag names it:
+			// an accessory of that subject, collected when it is gone.
+			subject = m.TagSubject
+		}
+		ms[manifestKey{m.RepoID, m.Digest}] = &manifestInfo{subject: subject, tagged: m.Tagged, created: m.CreatedAt}
 		return nil
 	}); err != nil {
 		return nil, err

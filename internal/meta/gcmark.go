@@ -23,12 +23,26 @@ import (
 
 // GCManifest is what GC's plan needs of a manifest.
 type GCManifest struct {
-	RepoID    int64
-	Digest    oci.Digest
-	Subject   oci.Digest
-	Tagged    bool
-	CreatedAt time.Time
+	RepoID  int64
+	Digest  oci.Digest
+	Subject oci.Digest
+	// Tagged is true when a tag other than one of cosign's tag scheme
+	// (sha256-<hex>.sig, .att, .sbom) names it. TagSubject is the subject
+	// such a scheme tag names: an accessory linked only by its tag, which
+	// goes with its subject as a referrer does.
+	Tagged     bool
+	TagSubject oci.Digest
+	CreatedAt  time.Time
 }
+
+// schemeTag matches, over the tags alias t, a tag of cosign's tag scheme
+// (sha256-<hex>.sig, .att, .sbom); schemeSubject is the subject digest
+// it names. Both dialects read them alike.
+const (
+	schemeTag = `(t.name LIKE 'sha256-%.sig' OR t.name LIKE 'sha256-%.att' OR t.name LIKE 'sha256-%.sbom')
+		AND length(t.name) IN (75, 76)`
+	schemeSubject = `('sha256:' || substr(t.name, 8, 64))`
+)
 
 // GCEdge is an index's listing of a child manifest in one repository.
 type GCEdge struct {
@@ -49,7 +63,8 @@ type GCLink struct {
 // EachGCManifest calls fn for every manifest of every repository.
 func (q *Q) EachGCManifest(ctx context.Context, fn func(GCManifest) error) error {
 	rows, err := q.query(ctx, `SELECT m.repo_id, m.digest, m.subject, m.created_at,
-		EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = m.repo_id AND t.digest = m.digest)
+		EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = m.repo_id AND t.digest = m.digest AND NOT (`+schemeTag+`)),
+		coalesce((SELECT min(`+schemeSubject+`) FROM tags t WHERE t.repo_id = m.repo_id AND t.digest = m.digest AND `+schemeTag+`), '')
 		FROM manifests m`)
 	if err != nil {
 		return fmt.Errorf("read manifests: %w", err)
@@ -57,7 +72,7 @@ func (q *Q) EachGCManifest(ctx context.Context, fn func(GCManifest) error) error
 	defer rows.Close()
 	for rows.Next() {
 		var m GCManifest
-		if err := rows.Scan(&m.RepoID, &m.Digest, &m.Subject, timeCol{&m.CreatedAt}, &m.Tagged); err != nil {
+		if err := rows.Scan(&m.RepoID, &m.Digest, &m.Subject, timeCol{&m.CreatedAt}, &m.Tagged, &m.TagSubject); err != nil {
 			return fmt.Errorf("read manifests: %w", err)
 		}
 		if err := fn(m); err != nil {
@@ -202,17 +217,22 @@ func (q *Q) LockManifestsShared(ctx context.Context, repoID int64, ds []oci.Dige
 
 // ManifestCollectible reports whether GC may delete the manifest now: it
 // was created before cutoff, has no tag, no index of its repository lists
-// it, and either it is a referrer whose subject is not in the repository
-// (an orphan) or untagged is set and it has no subject. Call it after
+// it (tags of cosign's tag scheme aside), and either it is a referrer
+// whose subject is not in the repository (an orphan), or an accessory
+// linked by a scheme tag whose subject is not there, or untagged is set
+// and it has no subject and no tag at all. Call it after
 // LockManifest, as its own statement.
 func (q *Q) ManifestCollectible(ctx context.Context, repoID int64, d oci.Digest, cutoff time.Time, untagged bool) (bool, error) {
 	var ok bool
 	err := q.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM manifests m WHERE m.repo_id = ? AND m.digest = ?
 		AND m.created_at < ?
-		AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = m.repo_id AND t.digest = m.digest)
+		AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = m.repo_id AND t.digest = m.digest AND NOT (`+schemeTag+`))
 		AND NOT EXISTS (SELECT 1 FROM manifest_children c WHERE c.repo_id = m.repo_id AND c.child_digest = m.digest)
 		AND ((m.subject <> '' AND NOT EXISTS (SELECT 1 FROM manifests s WHERE s.repo_id = m.repo_id AND s.digest = m.subject))
-			OR (? AND m.subject = '')))`, repoID, d, q.ts(cutoff), untagged).Scan(&ok)
+			OR (m.subject = '' AND EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = m.repo_id AND t.digest = m.digest AND `+schemeTag+`
+				AND NOT EXISTS (SELECT 1 FROM manifests s WHERE s.repo_id = m.repo_id AND s.digest = `+schemeSubject+`)))
+			OR (? AND m.subject = '' AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = m.repo_id AND t.digest = m.digest))))`,
+		repoID, d, q.ts(cutoff), untagged).Scan(&ok)
 	if err != nil {
 		return false, fmt.Errorf("check manifest %s in repository %d: %w", d, repoID, err)
 	}

@@ -1,0 +1,38 @@
+package app
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/berth-registry/berth/internal/errs"
+	ocihttp "github.com/berth-registry/berth/internal/http/oci"
+	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/registry"
+)
+
+// contentTrust is the pull policy of signatures (registry.CheckContentTrust).
+// A signer must read the manifest it signs before it is signed: as in
+// Harbor, a request whose User-Agent names cosign or notation passes when
+// its credentials may also push to the repository. A plain docker or
+// crane pull, whatever its rights, does not, and neither does a signer
+// that can only pull.
+func contentTrust(svc *registry.Service, auth ocihttp.Authorizer) ocihttp.PullPolicy {
+	return ocihttp.PullPolicyFunc(func(r *http.Request, repo string, m meta.Manifest) error {
+		ref := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
+		err := svc.CheckContentTrust(r.Context(), repo, ref, m)
+		if e, ok := errs.As(err); !ok || e.Code != registry.PolicyViolation {
+			return err
+		}
+		if signerAgent(r.UserAgent()) &&
+			auth.Authorize(r, ocihttp.Access{Type: "repository", Name: repo, Actions: []string{"push"}}) == nil {
+			return nil
+		}
+		return err
+	})
+}
+
+// signerAgent reports whether a User-Agent is a signing client's.
+func signerAgent(ua string) bool {
+	ua = strings.ToLower(ua)
+	return strings.Contains(ua, "cosign") || strings.Contains(ua, "notation")
+}

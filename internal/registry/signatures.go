@@ -1,0 +1,212 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/berth-registry/berth/internal/errs"
+	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/oci"
+	"github.com/berth-registry/berth/internal/signature"
+)
+
+// Signatures of artifacts: berth finds them in the repository (referrers
+// of the artifact, cosign's sha256-<hex>.sig/.att/.sbom tags, and the
+// referrers tag schema's sha256-<hex> index that some copiers write), reads
+// them with internal/signature and checks them against the keys and
+// certificates the project trusts. All reads are bounded: a subject has at
+// most maxSignatureCandidates candidates, each layer at most
+// maxSignatureLayer bytes.
+
+const (
+	maxSignatureCandidates = 64
+	maxSignatureLayer      = 1 << 20
+	maxInheritParents      = 8
+)
+
+// ArtifactSignature is a signature of an artifact, or of an index that
+// lists it (InheritedFrom is then the index).
+type ArtifactSignature struct {
+	signature.Signature
+	InheritedFrom oci.Digest
+}
+
+// projectName is the project part of a repository name.
+func projectName(repo string) string {
+	p, _, _ := strings.Cut(repo, "/")
+	return p
+}
+
+// projectTrust returns the project of repository name and the keys and
+// certificates it trusts. A stored key that no longer parses is skipped
+// with a warning: it cannot verify anything.
+func (s *Service) projectTrust(ctx context.Context, name string) (meta.Project, signature.Trust, error) {
+	q := s.db.Q()
+	pr, err := q.GetProjectByName(ctx, projectName(name))
+	if err != nil {
+		return meta.Project{}, signature.Trust{}, err
+	}
+	keys, err := q.ListTrustKeys(ctx, pr.ID)
+	if err != nil {
+		return meta.Project{}, signature.Trust{}, err
+	}
+	var t signature.Trust
+	for _, k := range keys {
+		switch k.Type {
+		case meta.TrustCosign:
+			key, err := signature.ParseKey(k.Name, k.PEM)
+			if err != nil {
+				s.log.Warn("stored cosign key does not parse", "project", pr.Name, "key", k.Name, "err", err)
+				continue
+			}
+			t.CosignKeys = append(t.CosignKeys, key)
+		case meta.TrustNotation:
+			root, err := signature.ParseRoot(k.Name, k.PEM)
+			if err != nil {
+				s.log.Warn("stored notation certificate does not parse", "project", pr.Name, "certificate", k.Name, "err", err)
+				continue
+			}
+			t.NotationRoots = append(t.NotationRoots, root)
+		}
+	}
+	return pr, t, nil
+}
+
+// signatureCandidates lists the manifests of the repository that may
+// hold signatures of d.
+func (s *Service) signatureCandidates(ctx context.Context, q *meta.Q, repoID int64, d oci.Digest) ([]signature.Candidate, error) {
+	var out []signature.Candidate
+	add := func(md oci.Digest, tag string) error {
+		if len(out) >= maxSignatureCandidates {
+			return nil
+		}
+		m, err := q.GetManifest(ctx, repoID, md)
+		if errs.Is(err, errs.NotFound) {
+			return nil // deleted meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		out = append(out, signature.Candidate{Digest: m.Digest, MediaType: m.MediaType, Content: m.Content, Tag: tag, Created: m.CreatedAt})
+		return nil
+	}
+	refs, err := q.ListReferrers(ctx, repoID, d, "")
+	if err != nil {
+		return nil, err
+	}
+	seen := map[oci.Digest]bool{}
+	for _, r := range refs {
+		seen[r.Digest] = true
+		if err := add(r.Digest, ""); err != nil {
+			return nil, err
+		}
+	}
+	names := []string{signature.TagFor(d, "")}
+	for _, sfx := range signature.TagSuffixes {
+		names = append(names, signature.TagFor(d, sfx))
+	}
+	tagged, err := q.TagDigests(ctx, repoID, names)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names[1:] {
+		if td, ok := tagged[n]; ok && !seen[td] {
+			seen[td] = true
+			if err := add(td, n); err != nil {
+				return nil, err
+			}
+		}
+	}
+	// The referrers tag schema: an index tagged sha256-<hex> listing the
+	// referrers, written by clients and copiers that found no referrers API.
+	if idx, ok := tagged[names[0]]; ok {
+		m, err := q.GetManifest(ctx, repoID, idx)
+		if err != nil && !errs.Is(err, errs.NotFound) {
+			return nil, err
+		}
+		if err == nil && oci.IsIndexType(m.MediaType) {
+			if pm, perr := oci.ParseManifest(m.MediaType, m.Content); perr == nil {
+				for _, c := range pm.Manifests {
+					if !seen[c.Digest] {
+						seen[c.Digest] = true
+						if err := add(c.Digest, ""); err != nil {
+							return nil, err
+						}
+					}
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// signaturesOf inspects every candidate of d.
+func (s *Service) signaturesOf(ctx context.Context, q *meta.Q, repoID int64, d oci.Digest, trust signature.Trust) ([]signature.Signature, error) {
+	cands, err := s.signatureCandidates(ctx, q, repoID, d)
+	if err != nil {
+		return nil, err
+	}
+	read := func(desc oci.Descriptor) ([]byte, error) {
+		if desc.Size > maxSignatureLayer {
+			return nil, fmt.Errorf("layer %s is %d bytes, more than %d", desc.Digest, desc.Size, maxSignatureLayer)
+		}
+		return s.readBlob(ctx, desc.Digest, maxSignatureLayer)
+	}
+	var out []signature.Signature
+	for _, c := range cands {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		out = append(out, signature.Inspect(c, read, trust)...)
+	}
+	return out, nil
+}
+
+// Signatures returns the signatures, attestations and SBOMs of artifact
+// ref (a tag or a digest) of repository name, each checked against the
+// project's trusted keys, followed by those of the indexes of the
+// repository that list it (InheritedFrom set).
+func (s *Service) Signatures(ctx context.Context, name, ref string) ([]ArtifactSignature, error) {
+	repo, err := s.repo(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	q := s.db.Q()
+	d, err := resolve(ctx, q, repo, ref)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := q.GetManifest(ctx, repo.ID, d); err != nil {
+		if errs.Is(err, errs.NotFound) {
+			return nil, artifactNotFound(name, ref)
+		}
+		return nil, err
+	}
+	_, trust, err := s.projectTrust(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	own, err := s.signaturesOf(ctx, q, repo.ID, d, trust)
+	if err != nil {
+		return nil, err
+	}
+	out := []ArtifactSignature{}
+	for _, sg := range own {
+		out = append(out, ArtifactSignature{Signature: sg})
+	}
+	parents, err := q.ManifestParents(ctx, repo.ID, d)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range parents[:min(len(parents), maxInheritParents)] {
+		sigs, err := s.signaturesOf(ctx, q, repo.ID, p, trust)
+		if err != nil {
+			return nil, err
+		}
+		for _, sg := range sigs {
+			out = append(out, ArtifactSignature{Signature: sg, InheritedFrom: p})
+		}
+	}
+	return out, nil
+}
