@@ -42,7 +42,8 @@ type copyItem struct {
 
 // CopyArtifact copies artifact ref (a tag or a digest) of repository src
 // into repository dst, which is created if needed: the manifest with the
-// children of an index and its accessories (and theirs), and the tags of
+// children of an index and its accessories (and theirs, including those
+// linked by cosign's sha256-<hex>.sig tags, with those tags), and the tags of
 // the artifact, which move in dst if they named something else. Blobs are
 // global, so nothing is read or written in the blob store: the copy links
 // the blobs into dst and adds rows, in one transaction that holds the
@@ -62,6 +63,7 @@ func (s *Service) CopyArtifact(ctx context.Context, src, ref, dst string) (oci.D
 	// Gather the closure: breadth first, so that reversing the order puts
 	// children and accessories before what holds them.
 	var items []copyItem
+	var schemeTags []meta.Tag
 	seen := map[oci.Digest]bool{root: true}
 	queue := []oci.Digest{root}
 	for len(queue) > 0 {
@@ -96,6 +98,15 @@ func (s *Service) CopyArtifact(ctx context.Context, src, ref, dst string) (oci.D
 		next := slices.Clone(it.children)
 		for _, r := range referrers {
 			next = append(next, r.Digest)
+		}
+		// Accessories of cosign's tag scheme come along with their tags.
+		names, tagged, err := schemeAccessoryTags(ctx, q, srcRepo.ID, d)
+		if err != nil {
+			return "", err
+		}
+		for _, n := range names {
+			schemeTags = append(schemeTags, meta.Tag{Name: n, Digest: tagged[n]})
+			next = append(next, tagged[n])
 		}
 		for _, n := range next {
 			if !seen[n] {
@@ -147,6 +158,11 @@ func (s *Service) CopyArtifact(ctx context.Context, src, ref, dst string) (oci.D
 		}
 		for _, t := range tags {
 			if err := q.PutTag(ctx, dstRepo.ID, t, root); err != nil {
+				return err
+			}
+		}
+		for _, t := range schemeTags {
+			if err := q.PutTag(ctx, dstRepo.ID, t.Name, t.Digest); err != nil {
 				return err
 			}
 		}

@@ -18,7 +18,8 @@ type DeletedArtifact struct {
 
 // DeleteArtifact deletes artifact ref (a tag or a digest) of repository
 // name as Harbor does: the manifest with every tag that points at it, its
-// accessories (the manifests whose subject it is, and theirs), and the
+// accessories (the manifests whose subject it is, those cosign's
+// sha256-<hex>.sig/.att/.sbom tags name, and theirs), and the
 // children of an index that no tag names and no other index lists. While
 // an index of the repository lists the artifact it is refused with a
 // precondition failure (412), as Harbor refuses to break a reference.
@@ -83,6 +84,23 @@ func deleteDeep(ctx context.Context, q *meta.Q, repoID int64, d oci.Digest, res 
 			continue
 		}
 		if err := deleteDeep(ctx, q, repoID, r.Digest, res, seen); err != nil {
+			return err
+		}
+	}
+	// Accessories linked by cosign's tag scheme (signatures.go) go too.
+	tagged, err := schemeAccessories(ctx, q, repoID, d)
+	if err != nil {
+		return err
+	}
+	for _, a := range tagged {
+		ps, err := q.ManifestParents(ctx, repoID, a)
+		if err != nil {
+			return err
+		}
+		if len(ps) > 0 || a == d {
+			continue
+		}
+		if err := deleteDeep(ctx, q, repoID, a, res, seen); err != nil {
 			return err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/berth-registry/berth/internal/errs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/oci"
+	"github.com/berth-registry/berth/internal/signature"
 )
 
 // Artifacts: manifests as Harbor's management API shows them, with their
@@ -51,8 +52,9 @@ const (
 	AccessorySubject    = "subject.accessory"
 )
 
-// Accessory is a manifest of the repository whose subject is an artifact:
-// a signature, an SBOM, an attestation.
+// Accessory is a manifest of the repository whose subject is an artifact,
+// or that cosign's tag scheme links to it (sha256-<hex>.sig, .att,
+// .sbom): a signature, an SBOM, an attestation.
 type Accessory struct {
 	ID            int64 // the accessory's own artifact id
 	SubjectID     int64
@@ -65,10 +67,17 @@ type Accessory struct {
 }
 
 // accessoryType names the kind of accessory an artifact type stands for.
-func accessoryType(artifactType string) string {
+// A Sigstore bundle is a cosign signature unless its predicate says it is
+// an attestation or an SBOM (cosign attest): unlike Harbor, berth does
+// not show those as signatures.
+func accessoryType(artifactType string, annotations map[string]string) string {
 	switch artifactType {
-	case "application/vnd.dev.cosign.artifact.sig.v1+json", "application/vnd.dev.cosign.simplesigning.v1+json",
-		"application/vnd.dev.sigstore.bundle.v0.3+json":
+	case "application/vnd.dev.sigstore.bundle.v0.3+json":
+		if p := annotations[signature.AnnotationBundlePredicate]; p != "" && p != signature.PredicateCosignSign {
+			return AccessorySubject
+		}
+		return AccessoryCosign
+	case "application/vnd.dev.cosign.artifact.sig.v1+json", "application/vnd.dev.cosign.simplesigning.v1+json":
 		return AccessoryCosign
 	case "application/vnd.cncf.notary.signature":
 		return AccessoryNotation
@@ -211,6 +220,9 @@ func (s *Service) assemble(ctx context.Context, repo meta.Repo, rows []meta.Arti
 		if referrers, err = q.ReferrersOf(ctx, repo.ID, digests); err != nil {
 			return nil, err
 		}
+		if err := s.addSchemeAccessories(ctx, q, repo.ID, digests, referrers); err != nil {
+			return nil, err
+		}
 		for _, rs := range referrers {
 			for _, r := range rs {
 				sized = append(sized, r.Digest)
@@ -272,7 +284,7 @@ func (s *Service) assemble(ctx context.Context, repo meta.Repo, rows []meta.Arti
 			for _, r := range referrers[row.Digest] {
 				a.Accessories = append(a.Accessories, Accessory{
 					ID: r.ID, SubjectID: row.ID, SubjectDigest: row.Digest, Repo: repo.Name, Digest: r.Digest,
-					Type: accessoryType(r.ArtifactType), Size: r.Size + blobSizes[r.Digest], CreatedAt: r.CreatedAt,
+					Type: accessoryTypeOf(r), Size: r.Size + blobSizes[r.Digest], CreatedAt: r.CreatedAt,
 				})
 			}
 		}

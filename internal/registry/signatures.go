@@ -102,10 +102,7 @@ func (s *Service) signatureCandidates(ctx context.Context, q *meta.Q, repoID int
 			return nil, err
 		}
 	}
-	names := []string{signature.TagFor(d, "")}
-	for _, sfx := range signature.TagSuffixes {
-		names = append(names, signature.TagFor(d, sfx))
-	}
+	names := schemeTagNames(d)
 	tagged, err := q.TagDigests(ctx, repoID, names)
 	if err != nil {
 		return nil, err
@@ -209,4 +206,101 @@ func (s *Service) Signatures(ctx context.Context, name, ref string) ([]ArtifactS
 		}
 	}
 	return out, nil
+}
+
+// schemeTagNames are the tags that link accessories to d without a
+// subject field: cosign's sha256-<hex>.sig, .att and .sbom, and the
+// referrers tag schema's sha256-<hex> index.
+func schemeTagNames(d oci.Digest) []string {
+	names := []string{signature.TagFor(d, "")}
+	for _, sfx := range signature.TagSuffixes {
+		names = append(names, signature.TagFor(d, sfx))
+	}
+	return names
+}
+
+// schemeAccessoryTags returns the tag-scheme tags of d that exist, in the
+// order of schemeTagNames, and the digest each names.
+func schemeAccessoryTags(ctx context.Context, q *meta.Q, repoID int64, d oci.Digest) ([]string, map[string]oci.Digest, error) {
+	names := schemeTagNames(d)
+	tagged, err := q.TagDigests(ctx, repoID, names)
+	if err != nil {
+		return nil, nil, err
+	}
+	var present []string
+	for _, n := range names {
+		if _, ok := tagged[n]; ok {
+			present = append(present, n)
+		}
+	}
+	return present, tagged, nil
+}
+
+// schemeAccessories returns the digests the tag-scheme tags of d name.
+func schemeAccessories(ctx context.Context, q *meta.Q, repoID int64, d oci.Digest) ([]oci.Digest, error) {
+	names, tagged, err := schemeAccessoryTags(ctx, q, repoID, d)
+	if err != nil {
+		return nil, err
+	}
+	var out []oci.Digest
+	for _, n := range names {
+		out = append(out, tagged[n])
+	}
+	return out, nil
+}
+
+// schemeTagKey marks a tag-scheme accessory among referrer rows: its
+// Subject is empty, so accessoryTypeOf reads the suffix from here.
+const schemeTagKey = "berth.tag-scheme"
+
+// addSchemeAccessories adds to referrers, for each of digests, the
+// accessories cosign's tag scheme links to it (one query for the tags,
+// one for the rows).
+func (s *Service) addSchemeAccessories(ctx context.Context, q *meta.Q, repoID int64, digests []oci.Digest, referrers map[oci.Digest][]meta.Artifact) error {
+	var names []string
+	for _, d := range digests {
+		for _, sfx := range signature.TagSuffixes {
+			names = append(names, signature.TagFor(d, sfx))
+		}
+	}
+	tagged, err := q.TagDigests(ctx, repoID, names)
+	if err != nil || len(tagged) == 0 {
+		return err
+	}
+	var ds []oci.Digest
+	for _, d := range tagged {
+		ds = append(ds, d)
+	}
+	rows, err := q.ArtifactsByDigest(ctx, repoID, ds)
+	if err != nil {
+		return err
+	}
+	for _, d := range digests {
+		have := map[oci.Digest]bool{}
+		for _, r := range referrers[d] {
+			have[r.Digest] = true
+		}
+		for _, sfx := range signature.TagSuffixes {
+			ad, ok := tagged[signature.TagFor(d, sfx)]
+			row, found := rows[ad]
+			if !ok || !found || have[ad] || ad == d {
+				continue
+			}
+			have[ad] = true
+			row.Annotations = map[string]string{schemeTagKey: sfx}
+			referrers[d] = append(referrers[d], row)
+		}
+	}
+	return nil
+}
+
+// accessoryTypeOf is Harbor's accessory type of an accessory row.
+func accessoryTypeOf(r meta.Artifact) string {
+	if r.Subject == "" {
+		if r.Annotations[schemeTagKey] == "sig" {
+			return AccessoryCosign
+		}
+		return AccessorySubject
+	}
+	return accessoryType(r.ArtifactType, r.Annotations)
 }

@@ -36,11 +36,11 @@ func TestInspect(t *testing.T) {
 	other := st.NewManifest("", st.NewBlob(oci.MediaTypeImageConfig, []byte(`{"os":"plan9"}`)), nil, nil, nil)
 	key, _ := st.NewCosignKey()
 	stranger, _ := st.NewCosignKey()
-	ca, err := st.NewCA("CN=release signer")
+	ca, err := st.NewCA("release signer")
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherCA, _ := st.NewCA("CN=someone else")
+	otherCA, _ := st.NewCA("someone else")
 	trusted := func(t *testing.T) signature.Trust {
 		k, err := signature.ParseKey("release", key.PublicPEM())
 		if err != nil {
@@ -185,7 +185,7 @@ func TestSubjectOfTag(t *testing.T) {
 
 func TestParseTrust(t *testing.T) {
 	key, _ := st.NewCosignKey()
-	ca, _ := st.NewCA("CN=x")
+	ca, _ := st.NewCA("x")
 	leafPEM := "-----BEGIN CERTIFICATE-----\n" + b64(ca.Leaf.Raw) + "\n-----END CERTIFICATE-----\n"
 	if _, err := signature.ParseKey("k", key.PublicPEM()); err != nil {
 		t.Errorf("cosign key: %v", err)

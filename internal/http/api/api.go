@@ -80,6 +80,7 @@ func (h *Handler) routes() {
 	h.routesPullSecret()
 	h.routesRepositories()
 	h.routesArtifacts()
+	h.routesSignatures()
 	h.routesSearch()
 	h.routesAudit()
 	h.routesSessions()

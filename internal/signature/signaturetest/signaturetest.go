@@ -31,7 +31,7 @@ type CA struct {
 }
 
 // NewCA makes a chain whose certificates are valid from an hour ago for a
-// day; subject names the leaf.
+// day; subject is the leaf's common name.
 func NewCA(subject string) (*CA, error) {
 	now := time.Now()
 	mk := func(cn string, parent *x509.Certificate, parentKey crypto.Signer, ca bool) (*x509.Certificate, *ecdsa.PrivateKey, error) {
