@@ -7,6 +7,7 @@ import (
 	"github.com/berth-registry/berth/internal/errs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/oci"
+	"github.com/berth-registry/berth/internal/signature"
 )
 
 // DeletedArtifact says what an artifact delete removed.
@@ -87,12 +88,24 @@ func deleteDeep(ctx context.Context, q *meta.Q, repoID int64, d oci.Digest, res 
 			return err
 		}
 	}
-	// Accessories linked by cosign's tag scheme (signatures.go) go too.
-	tagged, err := schemeAccessories(ctx, q, repoID, d)
+	// Accessories linked by cosign's tag scheme (signatures.go) go too;
+	// such a tag on anything else (an image) only loses the tag.
+	names, tagged, err := schemeAccessoryTags(ctx, q, repoID, d)
 	if err != nil {
 		return err
 	}
-	for _, a := range tagged {
+	for _, n := range names {
+		a := tagged[n]
+		m, err := q.GetManifest(ctx, repoID, a)
+		if err != nil {
+			return err
+		}
+		if _, _, _, ok := signature.Classify(signature.Candidate{Digest: a, MediaType: m.MediaType, Content: m.Content, Tag: n}); !ok && n != signature.TagFor(d, "") {
+			if err := q.DeleteTag(ctx, repoID, n); err != nil {
+				return err
+			}
+			continue
+		}
 		ps, err := q.ManifestParents(ctx, repoID, a)
 		if err != nil {
 			return err

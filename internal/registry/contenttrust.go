@@ -56,35 +56,18 @@ func requiredFormats(pr meta.Project) []string {
 	return out
 }
 
-// isImageLayer reports whether a layer media type is filesystem content
-// that a container runtime would unpack.
-func isImageLayer(mt string) bool {
-	return strings.Contains(mt, ".tar") || strings.Contains(mt, "rootfs") || strings.Contains(mt, "image.layer")
-}
-
 // isSignatureArtifact reports whether m (fetched by ref) is itself a
-// signature, attestation or SBOM of the cosign or Notation kind that no
-// runtime could run: those are served under content trust so that
-// clients can verify. A manifest with image layers never is, whatever
-// its tag or artifact type says.
+// signature, attestation or SBOM of the cosign or Notation kind: those
+// are served under content trust so that clients can verify. A manifest
+// with image layers never is, whatever its tag or artifact type says
+// (signature.Classify).
 func isSignatureArtifact(m meta.Manifest, ref string) bool {
 	tag := ""
 	if !strings.Contains(ref, ":") {
 		tag = ref
 	}
-	if _, _, _, ok := signature.Classify(signature.Candidate{Digest: m.Digest, MediaType: m.MediaType, Content: m.Content, Tag: tag}); !ok {
-		return false
-	}
-	pm, err := oci.ParseManifest(m.MediaType, m.Content)
-	if err != nil {
-		return false
-	}
-	for _, l := range pm.Layers {
-		if isImageLayer(l.MediaType) {
-			return false
-		}
-	}
-	return true
+	_, _, _, ok := signature.Classify(signature.Candidate{Digest: m.Digest, MediaType: m.MediaType, Content: m.Content, Tag: tag})
+	return ok
 }
 
 // CheckContentTrust decides whether manifest m of repository name,

@@ -236,19 +236,6 @@ func schemeAccessoryTags(ctx context.Context, q *meta.Q, repoID int64, d oci.Dig
 	return present, tagged, nil
 }
 
-// schemeAccessories returns the digests the tag-scheme tags of d name.
-func schemeAccessories(ctx context.Context, q *meta.Q, repoID int64, d oci.Digest) ([]oci.Digest, error) {
-	names, tagged, err := schemeAccessoryTags(ctx, q, repoID, d)
-	if err != nil {
-		return nil, err
-	}
-	var out []oci.Digest
-	for _, n := range names {
-		out = append(out, tagged[n])
-	}
-	return out, nil
-}
-
 // schemeTagKey marks a tag-scheme accessory among referrer rows: its
 // Subject is empty, so accessoryTypeOf reads the suffix from here.
 const schemeTagKey = "berth.tag-scheme"

@@ -14,10 +14,15 @@ import (
 	"encoding/pem"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/berth-registry/berth/internal/oci"
 )
+
+// keyHint prefixes the signer of a bundle signed with a bare key until a
+// trusted key verifies it.
+const keyHint = "key hint "
 
 // simpleSigning is cosign's signed payload of the tag scheme.
 type simpleSigning struct {
@@ -92,7 +97,7 @@ func verifyCosign(s Signature, subject oci.Digest, msg, sig []byte, prehashed bo
 	for _, k := range trust.CosignKeys {
 		if verifyKey(k.Public, msg, sig, prehashed) {
 			s.Verified, s.TrustedBy = true, k.Name
-			if s.Signer == "" || s.Signer[0] == '#' {
+			if s.Signer == "" || strings.HasPrefix(s.Signer, keyHint) {
 				s.Signer = "key " + k.Fingerprint
 			}
 			return s
@@ -211,7 +216,7 @@ func inspectBundle(s Signature, cl class, load func(oci.Descriptor) ([]byte, err
 	case vm.X509CertificateChain != nil && len(vm.X509CertificateChain.Certificates) > 0:
 		s.Signer = certIdentityDER(vm.X509CertificateChain.Certificates[0].RawBytes)
 	case vm.PublicKey != nil && vm.PublicKey.Hint != "":
-		s.Signer = "#" + vm.PublicKey.Hint // a hint, replaced by the key once verified
+		s.Signer = keyHint + vm.PublicKey.Hint // replaced by the key once verified
 	}
 	switch {
 	case b.DSSEEnvelope != nil:

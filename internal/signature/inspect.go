@@ -43,6 +43,11 @@ func classify(c Candidate) (class, bool) {
 	if err != nil || oci.IsIndexType(m.MediaType) {
 		return class{}, false
 	}
+	for _, l := range m.Layers {
+		if IsImageLayer(l.MediaType) {
+			return class{}, false // an image, whatever its tag or subject says
+		}
+	}
 	cl := class{m: m}
 	suffix := ""
 	switch {
@@ -159,3 +164,10 @@ func problem(s Signature, format string, args ...any) Signature {
 
 // trimJSON reports whether b looks like a JSON object (cheap early check).
 func isJSONObject(b []byte) bool { return bytes.HasPrefix(bytes.TrimSpace(b), []byte("{")) }
+
+// IsImageLayer reports whether a layer media type is filesystem content
+// a container runtime would unpack. A manifest with such a layer is an
+// image, never a signature, attestation or SBOM.
+func IsImageLayer(mt string) bool {
+	return strings.Contains(mt, ".tar") || strings.Contains(mt, "rootfs") || strings.Contains(mt, "image.layer")
+}

@@ -34,6 +34,8 @@ func candidate(m st.Manifest, tag string) signature.Candidate {
 func TestInspect(t *testing.T) {
 	subject := st.NewManifest("", st.NewBlob(oci.MediaTypeImageConfig, []byte(`{"os":"linux"}`)), nil, nil, nil)
 	other := st.NewManifest("", st.NewBlob(oci.MediaTypeImageConfig, []byte(`{"os":"plan9"}`)), nil, nil, nil)
+	withLayer := st.NewManifest("", st.NewBlob(oci.MediaTypeImageConfig, []byte(`{}`)),
+		[]st.Blob{st.NewBlob("application/vnd.oci.image.layer.v1.tar+gzip", []byte("layer"))}, nil, nil)
 	key, _ := st.NewCosignKey()
 	stranger, _ := st.NewCosignKey()
 	ca, err := st.NewCA("release signer")
@@ -112,6 +114,7 @@ func TestInspect(t *testing.T) {
 			[]want{{"notation", "signature", false, "does not verify", ""}}},
 		{"notation, signed before the chain was valid", old, "", trusted,
 			[]want{{"notation", "signature", false, "trusted root", ""}}},
+		{"an image under a .att tag is nothing", withLayer, signature.TagFor(other.Digest, "att"), trusted, nil},
 		{"plain image with a subject is nothing", st.NewManifest("", st.NewBlob(oci.MediaTypeImageConfig, []byte(`{}`)), nil, ptr(subject.Desc()), nil), "", trusted, nil},
 	}
 	for _, c := range cases {

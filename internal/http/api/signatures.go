@@ -46,7 +46,7 @@ type signatureJSON struct {
 func toSignatureJSON(s registry.ArtifactSignature) signatureJSON {
 	out := signatureJSON{Digest: string(s.Accessory), Layer: string(s.Layer), Format: s.Format, Kind: s.Kind,
 		Scheme: s.Scheme, Subject: string(s.Subject), InheritedFrom: string(s.InheritedFrom),
-		PredicateType: s.PredicateType, Signer: strings.TrimPrefix(s.Signer, "#"), Verified: s.Verified,
+		PredicateType: s.PredicateType, Signer: s.Signer, Verified: s.Verified,
 		TrustedBy: s.TrustedBy, Problem: s.Problem}
 	if !s.SignedAt.IsZero() {
 		t := s.SignedAt.UTC()

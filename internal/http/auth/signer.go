@@ -1,0 +1,37 @@
+package auth
+
+import (
+	"net/http"
+
+	"github.com/berth-registry/berth/internal/access"
+)
+
+// MayPush reports whether the caller of r may push to repository repo by
+// the project's policy, whatever scope the caller's token was issued
+// for. Content trust uses it to let a signer read the manifest it is
+// about to sign: signing clients fetch the manifest with a pull-only
+// token first and ask for push only when they write the signature.
+func (g *Registry) MayPush(r *http.Request, repo string) bool {
+	ctx := r.Context()
+	var p access.Principal
+	if tok, ok := bearerToken(r); ok {
+		_, pr, err := g.a.Bearer(ctx, tok)
+		if err != nil {
+			return false
+		}
+		p = pr
+	} else if _, _, ok := r.BasicAuth(); ok {
+		pr, _, err := g.a.Basic(r)
+		if err != nil {
+			return false
+		}
+		p = pr
+	} else {
+		return false
+	}
+	if p.IsAnonymous() {
+		return false
+	}
+	granted, _, err := g.a.acc.RepositoryActions(ctx, p, repo, []string{access.ActPush})
+	return err == nil && containsAction(granted, access.ActPush)
+}
