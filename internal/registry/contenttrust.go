@@ -32,19 +32,7 @@ const (
 // PolicyViolation is the code of a pull refused by a project policy.
 const PolicyViolation = "PROJECTPOLICYVIOLATION"
 
-// ContentTrustRequired returns the signature formats the project of
-// repository name requires; none when content trust is off.
-func (s *Service) ContentTrustRequired(ctx context.Context, name string) ([]string, error) {
-	pr, err := s.db.Q().GetProjectByName(ctx, projectName(name))
-	if errs.Is(err, errs.NotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return requiredFormats(pr), nil
-}
-
+// requiredFormats are the signature formats project pr requires.
 func requiredFormats(pr meta.Project) []string {
 	var out []string
 	if pr.Metadata[MetaContentTrustCosign] == "true" {
@@ -75,7 +63,8 @@ func isSignatureArtifact(m meta.Manifest, ref string) bool {
 // content trust settings. It returns nil to serve, or a Denied error with
 // code PolicyViolation saying what is missing and how to proceed.
 func (s *Service) CheckContentTrust(ctx context.Context, name, ref string, m meta.Manifest) error {
-	pr, trust, err := s.projectTrust(ctx, name)
+	q := s.db.Q()
+	pr, err := q.GetProjectByName(ctx, projectName(name))
 	if errs.Is(err, errs.NotFound) {
 		return nil
 	}
@@ -86,7 +75,10 @@ func (s *Service) CheckContentTrust(ctx context.Context, name, ref string, m met
 	if len(required) == 0 || isSignatureArtifact(m, ref) {
 		return nil
 	}
-	q := s.db.Q()
+	trust, err := s.trustOf(ctx, pr)
+	if err != nil {
+		return err
+	}
 	own, err := s.signaturesOf(ctx, q, m.RepoID, m.Digest, trust)
 	if err != nil {
 		return err

@@ -42,14 +42,19 @@ func projectName(repo string) string {
 // certificates it trusts. A stored key that no longer parses is skipped
 // with a warning: it cannot verify anything.
 func (s *Service) projectTrust(ctx context.Context, name string) (meta.Project, signature.Trust, error) {
-	q := s.db.Q()
-	pr, err := q.GetProjectByName(ctx, projectName(name))
+	pr, err := s.db.Q().GetProjectByName(ctx, projectName(name))
 	if err != nil {
 		return meta.Project{}, signature.Trust{}, err
 	}
-	keys, err := q.ListTrustKeys(ctx, pr.ID)
+	t, err := s.trustOf(ctx, pr)
+	return pr, t, err
+}
+
+// trustOf returns the keys and certificates project pr trusts.
+func (s *Service) trustOf(ctx context.Context, pr meta.Project) (signature.Trust, error) {
+	keys, err := s.db.Q().ListTrustKeys(ctx, pr.ID)
 	if err != nil {
-		return meta.Project{}, signature.Trust{}, err
+		return signature.Trust{}, err
 	}
 	var t signature.Trust
 	for _, k := range keys {
@@ -70,7 +75,7 @@ func (s *Service) projectTrust(ctx context.Context, name string) (meta.Project, 
 			t.NotationRoots = append(t.NotationRoots, root)
 		}
 	}
-	return pr, t, nil
+	return t, nil
 }
 
 // signatureCandidates lists the manifests of the repository that may

@@ -10,6 +10,8 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"math/big"
 	"slices"
 	"time"
@@ -52,21 +54,36 @@ type notationPayload struct {
 	TargetArtifact oci.Descriptor `json:"targetArtifact"`
 }
 
-// inspectNotation reads a Notation signature envelope. JWS envelopes are
-// verified as the Notary Project specification says: integrity with the
-// leaf certificate, the payload is about the subject, the chain leads to
-// a trusted root at signing time, not expired. COSE envelopes are
-// recognised but not verified.
+// envelope is a Notation signature envelope, JWS or COSE, parsed.
+type envelope struct {
+	alg         string // JWS names: PS256 … ES512
+	cty         string
+	crit        []string
+	scheme      string
+	signingTime time.Time
+	authentic   time.Time
+	expiry      time.Time // zero when none
+	chain       [][]byte  // DER, leaf first
+	payload     []byte
+	signedInput []byte // what the signature is over
+	sig         []byte
+}
+
+// inspectNotation reads a Notation signature envelope (JWS or COSE) and
+// verifies it as the Notary Project specification says: integrity with
+// the leaf certificate, the payload is about the subject, the chain leads
+// to a trusted root at signing time, not expired.
 func inspectNotation(s Signature, cl class, load func(oci.Descriptor) ([]byte, error), trust Trust) Signature {
 	if len(cl.m.Layers) != 1 {
 		return problem(s, "a Notation signature has exactly one layer, not %d", len(cl.m.Layers))
 	}
 	l := cl.m.Layers[0]
+	var parse func([]byte) (envelope, error)
 	switch l.MediaType {
 	case TypeJWS:
+		parse = parseJWS
 	case TypeCOSE:
-		s.Subject = cl.subject // unchecked: COSE_Sign1 is not parsed
-		return problem(s, "COSE signature envelopes are recognised but not verified by berth")
+		parse = parseCOSE
 	default:
 		return problem(s, "unknown signature envelope %q", truncate(l.MediaType))
 	}
@@ -74,32 +91,23 @@ func inspectNotation(s Signature, cl class, load func(oci.Descriptor) ([]byte, e
 	if err != nil {
 		return problem(s, "read envelope: %v", err)
 	}
-	var env jws
-	if err := json.Unmarshal(raw, &env); err != nil || !isJSONObject(raw) {
-		return problem(s, "the envelope is not a JWS in JSON serialization")
-	}
-	ph, err := base64.RawURLEncoding.DecodeString(env.Protected)
+	env, err := parse(raw)
 	if err != nil {
-		return problem(s, "the protected header is not base64url")
+		return problem(s, "%v", err)
 	}
-	var hdr jwsProtected
-	if err := json.Unmarshal(ph, &hdr); err != nil {
-		return problem(s, "the protected header is not JSON")
-	}
-	signingTime := hdr.SigningTime
-	if hdr.SigningScheme == notarySchemeAuthority {
-		signingTime = hdr.AuthenticTime
-	}
-	if t, err := time.Parse(time.RFC3339, signingTime); err == nil {
-		s.SignedAt = t.UTC()
+	if env.scheme == notarySchemeAuthority {
+		s.SignedAt = env.authentic
 	} else {
+		s.SignedAt = env.signingTime
+	}
+	if s.SignedAt.IsZero() {
 		return problem(s, "the protected header has no valid signing time")
 	}
-	if len(env.Header.X5C) == 0 {
-		return problem(s, "the envelope has no certificate chain (x5c)")
+	if len(env.chain) == 0 {
+		return problem(s, "the envelope has no certificate chain")
 	}
 	var chain []*x509.Certificate
-	for _, der := range env.Header.X5C {
+	for _, der := range env.chain {
 		c, err := x509.ParseCertificate(der)
 		if err != nil {
 			return problem(s, "the certificate chain does not parse: %v", err)
@@ -109,12 +117,8 @@ func inspectNotation(s Signature, cl class, load func(oci.Descriptor) ([]byte, e
 	leaf := chain[0]
 	s.Signer = leaf.Subject.String()
 
-	body, err := base64.RawURLEncoding.DecodeString(env.Payload)
-	if err != nil {
-		return problem(s, "the payload is not base64url")
-	}
 	var pl notationPayload
-	if err := json.Unmarshal(body, &pl); err != nil {
+	if err := json.Unmarshal(env.payload, &pl); err != nil {
 		return problem(s, "the payload is not a Notation payload")
 	}
 	s.Subject = pl.TargetArtifact.Digest
@@ -124,24 +128,14 @@ func inspectNotation(s Signature, cl class, load func(oci.Descriptor) ([]byte, e
 	if cl.m.Subject != nil && cl.m.Subject.Size != pl.TargetArtifact.Size {
 		return problem(s, "the signed size %d is not the subject's %d", pl.TargetArtifact.Size, cl.m.Subject.Size)
 	}
-	if p := checkHeader(hdr); p != "" {
+	if p := checkHeader(env); p != "" {
 		return problem(s, "%s", p)
 	}
-	sig, err := base64.RawURLEncoding.DecodeString(env.Signature)
-	if err != nil {
-		return problem(s, "the signature is not base64url")
+	if !verifyJWS(env.alg, leaf.PublicKey, env.signedInput, env.sig) {
+		return problem(s, "the signature does not verify with its certificate (alg %s)", truncate(env.alg))
 	}
-	if !verifyJWS(hdr.Alg, leaf.PublicKey, []byte(env.Protected+"."+env.Payload), sig) {
-		return problem(s, "the signature does not verify with its certificate (alg %s)", truncate(hdr.Alg))
-	}
-	if hdr.Expiry != "" {
-		exp, err := time.Parse(time.RFC3339, hdr.Expiry)
-		if err != nil {
-			return problem(s, "the expiry is not a time")
-		}
-		if time.Now().After(exp) {
-			return problem(s, "the signature expired at %s", exp.UTC().Format(time.RFC3339))
-		}
+	if !env.expiry.IsZero() && time.Now().After(env.expiry) {
+		return problem(s, "the signature expired at %s", env.expiry.UTC().Format(time.RFC3339))
 	}
 	if len(trust.NotationRoots) == 0 {
 		return s
@@ -171,24 +165,140 @@ func inspectNotation(s Signature, cl class, load func(oci.Descriptor) ([]byte, e
 	return s
 }
 
+// parseJWS reads a JWS envelope in JSON serialization.
+func parseJWS(raw []byte) (envelope, error) {
+	var j jws
+	if err := json.Unmarshal(raw, &j); err != nil || !isJSONObject(raw) {
+		return envelope{}, errors.New("the envelope is not a JWS in JSON serialization")
+	}
+	ph, err := base64.RawURLEncoding.DecodeString(j.Protected)
+	if err != nil {
+		return envelope{}, errors.New("the protected header is not base64url")
+	}
+	var hdr jwsProtected
+	if err := json.Unmarshal(ph, &hdr); err != nil {
+		return envelope{}, errors.New("the protected header is not JSON")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(j.Payload)
+	if err != nil {
+		return envelope{}, errors.New("the payload is not base64url")
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(j.Signature)
+	if err != nil {
+		return envelope{}, errors.New("the signature is not base64url")
+	}
+	env := envelope{alg: hdr.Alg, cty: hdr.Cty, crit: hdr.Crit, scheme: hdr.SigningScheme, chain: j.Header.X5C,
+		payload: payload, signedInput: []byte(j.Protected + "." + j.Payload), sig: sig}
+	env.signingTime, _ = time.Parse(time.RFC3339, hdr.SigningTime)
+	env.authentic, _ = time.Parse(time.RFC3339, hdr.AuthenticTime)
+	if hdr.Expiry != "" {
+		if env.expiry, err = time.Parse(time.RFC3339, hdr.Expiry); err != nil {
+			return envelope{}, errors.New("the expiry is not a time")
+		}
+	}
+	return env, nil
+}
+
+// coseAlgs maps COSE algorithm ids to the JWS names verifyJWS knows.
+var coseAlgs = map[int64]string{-7: "ES256", -35: "ES384", -36: "ES512", -37: "PS256", -38: "PS384", -39: "PS512"}
+
+// parseCOSE reads a COSE_Sign1 envelope (RFC 9052) as Notation writes it.
+func parseCOSE(raw []byte) (envelope, error) {
+	v, err := decodeCBOR(raw)
+	if err != nil {
+		return envelope{}, fmt.Errorf("the COSE envelope: %v", err)
+	}
+	if t, ok := v.(cborTag); ok {
+		if t.Number != 18 {
+			return envelope{}, fmt.Errorf("the COSE envelope has tag %d, not COSE_Sign1 (18)", t.Number)
+		}
+		v = t.Value
+	}
+	arr, ok := v.([]any)
+	if !ok || len(arr) != 4 {
+		return envelope{}, errors.New("the COSE envelope is not a COSE_Sign1 array")
+	}
+	protected, ok1 := arr[0].([]byte)
+	unprotected, ok2 := arr[1].(map[any]any)
+	payload, ok3 := arr[2].([]byte)
+	sig, ok4 := arr[3].([]byte)
+	if !ok1 || !ok2 || !ok3 || !ok4 {
+		return envelope{}, errors.New("the COSE_Sign1 fields have the wrong types")
+	}
+	pv, err := decodeCBOR(protected)
+	if err != nil {
+		return envelope{}, fmt.Errorf("the COSE protected header: %v", err)
+	}
+	ph, ok := pv.(map[any]any)
+	if !ok {
+		return envelope{}, errors.New("the COSE protected header is not a map")
+	}
+	env := envelope{payload: payload, sig: sig, signedInput: coseSigStructure(protected, payload)}
+	if a, ok := ph[int64(1)].(int64); ok {
+		env.alg = coseAlgs[a]
+	}
+	env.cty, _ = ph[int64(3)].(string)
+	if crit, ok := ph[int64(2)].([]any); ok {
+		for _, c := range crit {
+			env.crit = append(env.crit, fmt.Sprint(c))
+		}
+	}
+	env.scheme, _ = ph[notarySigningScheme].(string)
+	env.signingTime = coseTime(ph[notarySigningTime])
+	env.authentic = coseTime(ph[notaryAuthenticTime])
+	if e, ok := ph[notaryExpiry]; ok {
+		if env.expiry = coseTime(e); env.expiry.IsZero() {
+			return envelope{}, errors.New("the expiry is not a time")
+		}
+	}
+	switch x := unprotected[int64(33)].(type) { // x5chain
+	case []byte:
+		env.chain = [][]byte{x}
+	case []any:
+		for _, c := range x {
+			der, ok := c.([]byte)
+			if !ok {
+				return envelope{}, errors.New("the x5chain holds a non-certificate")
+			}
+			env.chain = append(env.chain, der)
+		}
+	}
+	return env, nil
+}
+
+// coseTime reads a CBOR epoch time (tag 1), zero otherwise.
+func coseTime(v any) time.Time {
+	t, ok := v.(cborTag)
+	if !ok || t.Number != 1 {
+		return time.Time{}
+	}
+	switch n := t.Value.(type) {
+	case uint64:
+		return time.Unix(int64(n), 0).UTC()
+	case int64:
+		return time.Unix(n, 0).UTC()
+	}
+	return time.Time{}
+}
+
 // checkHeader applies the spec's rules on the protected header.
-func checkHeader(h jwsProtected) string {
-	if h.Cty != TypeNotationPayload {
+func checkHeader(h envelope) string {
+	if h.cty != TypeNotationPayload {
 		return "the content type is not " + TypeNotationPayload
 	}
-	if h.SigningScheme != notarySchemeX509 && h.SigningScheme != notarySchemeAuthority {
-		return "unknown signing scheme " + truncate(h.SigningScheme)
+	if h.scheme != notarySchemeX509 && h.scheme != notarySchemeAuthority {
+		return "unknown signing scheme " + truncate(h.scheme)
 	}
 	critical := map[string]bool{notarySigningScheme: true, notaryExpiry: true, notaryAuthenticTime: true}
-	for _, c := range h.Crit {
+	for _, c := range h.crit {
 		if !critical[c] {
 			return "unknown critical header " + truncate(c)
 		}
 	}
-	if !slices.Contains(h.Crit, notarySigningScheme) {
+	if !slices.Contains(h.crit, notarySigningScheme) {
 		return "the signing scheme is not marked critical"
 	}
-	if h.Expiry != "" && !slices.Contains(h.Crit, notaryExpiry) {
+	if !h.expiry.IsZero() && !slices.Contains(h.crit, notaryExpiry) {
 		return "the expiry is not marked critical"
 	}
 	return ""

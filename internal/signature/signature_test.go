@@ -67,6 +67,12 @@ func TestInspect(t *testing.T) {
 	wrongTarget, _ := st.Notation(ca, subject.Desc(), st.NotationOptions{Target: ptr(other.Desc())})
 	tampered, _ := st.Notation(ca, subject.Desc(), st.NotationOptions{Tamper: true})
 	old, _ := st.Notation(ca, subject.Desc(), st.NotationOptions{SigningTime: time.Now().Add(-48 * time.Hour)})
+	cose, err := st.Notation(ca, subject.Desc(), st.NotationOptions{COSE: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	coseTampered, _ := st.Notation(ca, subject.Desc(), st.NotationOptions{COSE: true, Tamper: true})
+	coseWrong, _ := st.Notation(ca, subject.Desc(), st.NotationOptions{COSE: true, Target: ptr(other.Desc())})
 
 	type want struct {
 		format, kind string
@@ -114,6 +120,14 @@ func TestInspect(t *testing.T) {
 			[]want{{"notation", "signature", false, "does not verify", ""}}},
 		{"notation, signed before the chain was valid", old, "", trusted,
 			[]want{{"notation", "signature", false, "trusted root", ""}}},
+		{"notation COSE, trusted root", cose, "", trusted,
+			[]want{{"notation", "signature", true, "", "CN=release signer"}}},
+		{"notation COSE, root not in the store", cose, "", untrusted,
+			[]want{{"notation", "signature", false, "trusted root", ""}}},
+		{"notation COSE, tampered", coseTampered, "", trusted,
+			[]want{{"notation", "signature", false, "does not verify", ""}}},
+		{"notation COSE, payload about another image", coseWrong, "", trusted,
+			[]want{{"notation", "signature", false, "not the subject", ""}}},
 		{"an image under a .att tag is nothing", withLayer, signature.TagFor(other.Digest, "att"), trusted, nil},
 		{"plain image with a subject is nothing", st.NewManifest("", st.NewBlob(oci.MediaTypeImageConfig, []byte(`{}`)), nil, ptr(subject.Desc()), nil), "", trusted, nil},
 	}

@@ -12,7 +12,8 @@ import (
 // TestNotationContentTrust: a Notation signature built from the Notary
 // Project specification (a JWS envelope signed by a leaf of a test CA
 // chain, the chain in x5c) and pushed as an OCI 1.1 referrer is
-// recognised and lets the image through enable_content_trust; once the
+// recognised and lets the image through enable_content_trust (a COSE_Sign1
+// envelope too); once the
 // project keeps a trust store it must chain to one of its roots, so a
 // store without the signer's root refuses the pull; a tampered envelope
 // never counts.
@@ -84,6 +85,19 @@ func TestNotationContentTrust(t *testing.T) {
 	}
 	push(t, repo, "", bad)
 	wantPull(t, repo, "misdirected", http.StatusPreconditionFailed, "not signed by notation")
+
+	// COSE envelopes are verified alike.
+	coseImg := pushImage(t, repo, "cose")
+	wantPull(t, repo, "cose", http.StatusPreconditionFailed, "not signed by notation")
+	coseSig, err := st.Notation(ca, coseImg.Desc(), st.NotationOptions{COSE: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	push(t, repo, "", coseSig)
+	wantPull(t, repo, "cose", http.StatusOK, "")
+	if sigs := signatures(t, proj, "app", coseImg.Digest); len(sigs) != 1 || !sigs[0].Verified {
+		t.Fatalf("COSE signature: %+v", sigs)
+	}
 
 	// The signature itself can be pulled, so that clients can verify.
 	if r := pull(t, "admin", env.password, repo, string(sigDigest)); r.status != http.StatusOK {

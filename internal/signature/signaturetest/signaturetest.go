@@ -136,11 +136,13 @@ type NotationOptions struct {
 	SigningTime time.Time       // default now
 	Target      *oci.Descriptor // what the payload claims (default the subject)
 	Tamper      bool            // flip a bit of the signature
+	COSE        bool            // a COSE_Sign1 envelope instead of JWS
 }
 
-// Notation builds a Notation signature of subject: a JWS envelope signed
-// with ca's leaf (ES256) carrying the whole chain in x5c, in a manifest
-// with artifactType application/vnd.cncf.notary.signature.
+// Notation builds a Notation signature of subject: a JWS (or COSE_Sign1)
+// envelope signed with ca's leaf (ES256) carrying the whole chain (x5c,
+// x5chain), in a manifest with artifactType
+// application/vnd.cncf.notary.signature.
 func Notation(ca *CA, subject oci.Descriptor, o NotationOptions) (Manifest, error) {
 	if o.SigningTime.IsZero() {
 		o.SigningTime = time.Now()
@@ -153,39 +155,14 @@ func Notation(ca *CA, subject oci.Descriptor, o NotationOptions) (Manifest, erro
 	if err != nil {
 		return Manifest{}, err
 	}
-	protected, err := json.Marshal(map[string]any{
-		"alg":                          "ES256",
-		"cty":                          "application/vnd.cncf.notary.payload.v1+json",
-		"crit":                         []string{"io.cncf.notary.signingScheme"},
-		"io.cncf.notary.signingScheme": "notary.x509",
-		"io.cncf.notary.signingTime":   o.SigningTime.UTC().Format(time.RFC3339),
-	})
-	if err != nil {
-		return Manifest{}, err
-	}
-	enc := base64.RawURLEncoding
-	input := enc.EncodeToString(protected) + "." + enc.EncodeToString(payload)
-	h := sha256.Sum256([]byte(input))
-	r, s, err := ecdsa.Sign(rand.Reader, ca.LeafKey, h[:])
-	if err != nil {
-		return Manifest{}, err
-	}
-	sig := make([]byte, 64)
-	r.FillBytes(sig[:32])
-	s.FillBytes(sig[32:])
-	if o.Tamper {
-		sig[5] ^= 1
-	}
-	env, err := json.Marshal(map[string]any{
-		"payload":   enc.EncodeToString(payload),
-		"protected": enc.EncodeToString(protected),
-		"header": map[string]any{
-			"x5c":                         [][]byte{ca.Leaf.Raw, ca.Intermediate.Raw, ca.Root.Raw},
-			"io.cncf.notary.signingAgent": "berth-test/1.0",
-		},
-		"signature": enc.EncodeToString(sig),
-	})
-	if err != nil {
+	layer := "application/jose+json"
+	var env []byte
+	if o.COSE {
+		layer = "application/cose"
+		if env, err = coseEnvelope(ca, payload, o); err != nil {
+			return Manifest{}, err
+		}
+	} else if env, err = jwsEnvelope(ca, payload, o); err != nil {
 		return Manifest{}, err
 	}
 	var thumbs []string
@@ -195,8 +172,44 @@ func Notation(ca *CA, subject oci.Descriptor, o NotationOptions) (Manifest, erro
 	}
 	tj, _ := json.Marshal(thumbs)
 	return NewManifest("application/vnd.cncf.notary.signature", Empty(),
-		[]Blob{NewBlob("application/jose+json", env)}, &subject,
+		[]Blob{NewBlob(layer, env)}, &subject,
 		map[string]string{"io.cncf.notary.x509chain.thumbprint#S256": string(tj)}), nil
+}
+
+// jwsEnvelope builds a JWS (JSON serialization) Notation envelope, ES256.
+func jwsEnvelope(ca *CA, payload []byte, o NotationOptions) ([]byte, error) {
+	protected, err := json.Marshal(map[string]any{
+		"alg":                          "ES256",
+		"cty":                          "application/vnd.cncf.notary.payload.v1+json",
+		"crit":                         []string{"io.cncf.notary.signingScheme"},
+		"io.cncf.notary.signingScheme": "notary.x509",
+		"io.cncf.notary.signingTime":   o.SigningTime.UTC().Format(time.RFC3339),
+	})
+	if err != nil {
+		return nil, err
+	}
+	enc := base64.RawURLEncoding
+	input := enc.EncodeToString(protected) + "." + enc.EncodeToString(payload)
+	h := sha256.Sum256([]byte(input))
+	r, s, err := ecdsa.Sign(rand.Reader, ca.LeafKey, h[:])
+	if err != nil {
+		return nil, err
+	}
+	sig := make([]byte, 64)
+	r.FillBytes(sig[:32])
+	s.FillBytes(sig[32:])
+	if o.Tamper {
+		sig[5] ^= 1
+	}
+	return json.Marshal(map[string]any{
+		"payload":   enc.EncodeToString(payload),
+		"protected": enc.EncodeToString(protected),
+		"header": map[string]any{
+			"x5c":                         [][]byte{ca.Leaf.Raw, ca.Intermediate.Raw, ca.Root.Raw},
+			"io.cncf.notary.signingAgent": "berth-test/1.0",
+		},
+		"signature": enc.EncodeToString(sig),
+	})
 }
 
 // CosignKey is an ECDSA P-256 key pair as cosign generates.
