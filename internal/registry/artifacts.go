@@ -30,6 +30,7 @@ type Artifact struct {
 	Tags            []meta.TagInfo      // when asked for
 	Labels          []meta.Label        // when asked for
 	Accessories     []Accessory         // when asked for
+	Inherited       []Accessory         // signatures of the indexes listing it, when asked for
 	Additions       []string            // additions that may be fetched (see Addition)
 }
 
@@ -94,6 +95,7 @@ type ArtifactOptions struct {
 	WithTags        bool
 	WithLabels      bool
 	WithAccessories bool
+	WithInherited   bool // Harbor's with_inherited_accessory (signatures.go)
 }
 
 func artifactNotFound(repo, ref string) error {
@@ -291,6 +293,11 @@ func (s *Service) assemble(ctx context.Context, repo meta.Repo, rows []meta.Arti
 		a.Extra = s.extraAttrs(ctx, row, m, a.Kind)
 		a.Additions = additionsOf(a.Kind, row.MediaType)
 		out[i] = a
+	}
+	if opts.WithInherited {
+		if err := s.addInherited(ctx, q, repo, out); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

@@ -296,3 +296,56 @@ func accessoryTypeOf(r meta.Artifact) string {
 	}
 	return accessoryType(r.ArtifactType, r.Annotations)
 }
+
+// addInherited fills in the Inherited accessories of arts: the cosign and
+// Notation signatures of the indexes of the repository that list each
+// (Harbor's inherited_accessories; one lookup of parents per artifact). A
+// signature of an index covers its children, and content trust honours
+// that for children pulled by digest (contenttrust.go).
+func (s *Service) addInherited(ctx context.Context, q *meta.Q, repo meta.Repo, arts []Artifact) error {
+	for i := range arts {
+		arts[i].Inherited = []Accessory{}
+		parents, err := q.ManifestParents(ctx, repo.ID, arts[i].Digest)
+		if err != nil {
+			return err
+		}
+		if len(parents) == 0 {
+			continue
+		}
+		parents = parents[:min(len(parents), maxInheritParents)]
+		refs, err := q.ReferrersOf(ctx, repo.ID, parents)
+		if err != nil {
+			return err
+		}
+		if err := s.addSchemeAccessories(ctx, q, repo.ID, parents, refs); err != nil {
+			return err
+		}
+		parentRows, err := q.ArtifactsByDigest(ctx, repo.ID, parents)
+		if err != nil {
+			return err
+		}
+		var ds []oci.Digest
+		for _, rs := range refs {
+			for _, r := range rs {
+				ds = append(ds, r.Digest)
+			}
+		}
+		sizes, err := q.BlobSizes(ctx, repo.ID, ds)
+		if err != nil {
+			return err
+		}
+		for _, p := range parents {
+			for _, r := range refs[p] {
+				typ := accessoryTypeOf(r)
+				if typ != AccessoryCosign && typ != AccessoryNotation {
+					continue
+				}
+				arts[i].Inherited = append(arts[i].Inherited, Accessory{
+					ID: r.ID, SubjectID: parentRows[p].ID, SubjectDigest: p, Repo: repo.Name, Digest: r.Digest,
+					Type: typ, Size: r.Size + sizes[r.Digest], CreatedAt: r.CreatedAt,
+				})
+			}
+		}
+	}
+	return nil
+}

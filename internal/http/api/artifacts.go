@@ -54,6 +54,7 @@ type artifactJSON struct {
 	AdditionLinks     map[string]additionLinkJSON `json:"addition_links,omitempty"`
 	Labels            *[]artifactLabelJSON        `json:"labels,omitempty"`
 	Accessories       *[]accessoryJSON            `json:"accessories,omitempty"`
+	Inherited         *[]accessoryJSON            `json:"inherited_accessories,omitempty"`
 }
 
 // referenceJSON is Harbor's Reference: one child of an index.
@@ -164,6 +165,13 @@ func toArtifactJSON(a registry.Artifact, project meta.Project) artifactJSON {
 		}
 		out.Accessories = &accs
 	}
+	if a.Inherited != nil {
+		accs := make([]accessoryJSON, 0, len(a.Inherited))
+		for _, acc := range a.Inherited {
+			accs = append(accs, toAccessoryJSON(acc))
+		}
+		out.Inherited = &accs
+	}
 	if len(a.Additions) > 0 {
 		repo := strings.TrimPrefix(a.Repo, project.Name+"/")
 		out.AdditionLinks = map[string]additionLinkJSON{}
@@ -190,8 +198,8 @@ func boolParam(r *http.Request, name string, def bool) (bool, error) {
 	return b, nil
 }
 
-// artifactOptions reads with_tag (default true), with_label and
-// with_accessory. Harbor's other flags (with_scan_overview,
+// artifactOptions reads with_tag (default true), with_label,
+// with_accessory and with_inherited_accessory. Harbor's other flags (with_scan_overview,
 // with_signature, with_immutable_status, …) are checked and accepted;
 // berth has nothing to add for them.
 func artifactOptions(r *http.Request) (registry.ArtifactOptions, error) {
@@ -206,8 +214,11 @@ func artifactOptions(r *http.Request) (registry.ArtifactOptions, error) {
 	if o.WithAccessories, err = boolParam(r, "with_accessory", false); err != nil {
 		return o, err
 	}
+	if o.WithInherited, err = boolParam(r, "with_inherited_accessory", false); err != nil {
+		return o, err
+	}
 	for _, f := range []string{"with_scan_overview", "with_sbom_overview", "with_signature",
-		"with_immutable_status", "with_inherited_accessory"} {
+		"with_immutable_status"} {
 		if _, err := boolParam(r, f, false); err != nil {
 			return o, err
 		}

@@ -180,3 +180,48 @@ func TestSignaturesAPI(t *testing.T) {
 		}
 	})
 }
+
+// TestInheritedAccessories: with_inherited_accessory shows a platform
+// manifest the signatures of the index that lists it (not its
+// attestations), as Harbor 2.15 does; without it the field is absent.
+func TestInheritedAccessories(t *testing.T) {
+	ctForEachDB(t, func(t *testing.T, e *contentEnv) {
+		key, _ := st.NewCosignKey()
+		ca, err := st.NewCA("release")
+		if err != nil {
+			t.Fatal(err)
+		}
+		amd, arm := e.image("priv/app", "", "amd64"), e.image("priv/app", "", "arm64")
+		idx, body := e.index("priv/app", "multi", map[string]ctImage{"amd64": amd, "arm64": arm})
+		idxDesc := spec.Descriptor{MediaType: spec.MediaTypeImageIndex, Digest: idx, Size: int64(len(body))}
+		nm, err := st.Notation(ca, idxDesc, st.NotationOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig := e.pushSigned("priv/app", "", nm)
+		e.pushSigned("priv/app", "", st.Bundle(key, idxDesc, "https://slsa.dev/provenance/v1"))
+
+		guest := e.as("guest")
+		path := "/projects/priv/repositories/app/artifacts/" + string(amd.digest)
+		r := e.do(guest, "GET", path+"?with_inherited_accessory=true", nil)
+		want(t, r, 200, "GET with_inherited_accessory")
+		ctValidate(t, "GET", path+"?with_inherited_accessory=true", r)
+		var got struct {
+			Inherited []ctAccessory `json:"inherited_accessories"`
+		}
+		decodeInto(t, r, &got)
+		if len(got.Inherited) != 1 || got.Inherited[0].Digest != string(sig) || got.Inherited[0].Type != "signature.notation" ||
+			got.Inherited[0].SubjectArtifactDigest != string(idx) || got.Inherited[0].Size <= int64(len(nm.Content)) {
+			t.Fatalf("inherited accessories: %+v", got.Inherited)
+		}
+		r = e.do(guest, "GET", path, nil)
+		if strings.Contains(string(r.body), "inherited_accessories") {
+			t.Fatalf("inherited_accessories without asking: %s", r.body)
+		}
+		// The child's signatures addition lists the index's too.
+		sigs := e.signatures(guest, "priv/repositories/app", string(amd.digest))
+		if len(sigs) != 2 || sigs[0].InheritedFrom != string(idx) {
+			t.Fatalf("signatures of a child: %+v", sigs)
+		}
+	})
+}
