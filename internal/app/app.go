@@ -32,7 +32,8 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		return err
 	}
 	defer n.db.Close()
-	defer n.gc.Close() // before the database closes: stops a run in progress
+	defer n.closePulls(logger) // after the last request, before the database closes
+	defer n.gc.Close()         // before the database closes: stops a run in progress
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Addr, err)
@@ -48,6 +49,7 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
+	n.pulls.Start()
 	go n.svc.RunSweeper(bg, 10*time.Minute)
 	go n.gc.RunScheduler(bg, 30*time.Second)
 	go n.id.runHousekeeping(bg, cfg.Audit.Retention, logger)

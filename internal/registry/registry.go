@@ -28,6 +28,7 @@ type Service struct {
 	uploadExpiry time.Duration
 	maxChunk     int64
 	quota        QuotaChecker // nil: no quotas (quota.go)
+	pulls        PullRecorder // nil: pulls are recorded synchronously (artifacts.go)
 
 	// uploadLocks serialises writers of one upload session on this node so
 	// that two concurrent PATCHes cannot interleave their bytes; the
@@ -52,6 +53,15 @@ func WithUploadExpiry(d time.Duration) Option { return func(s *Service) { s.uplo
 
 // WithMaxChunk caps the bytes accepted in one upload request (0: no cap).
 func WithMaxChunk(n int64) Option { return func(s *Service) { s.maxChunk = n } }
+
+// PullRecorder takes pull records for writing later (package pulls).
+type PullRecorder interface {
+	Pull(repoID int64, d oci.Digest, tag string, t time.Time)
+}
+
+// WithPullRecorder hands pull counts and times to p instead of writing
+// them during the request.
+func WithPullRecorder(p PullRecorder) Option { return func(s *Service) { s.pulls = p } }
 
 // New returns a Service.
 func New(db *meta.DB, blobs blob.Store, opts ...Option) *Service {
