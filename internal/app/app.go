@@ -61,6 +61,18 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		}
 	}
 
+	if n.metrics != nil {
+		mln, err := net.Listen("tcp", cfg.Metrics.Addr)
+		if err != nil {
+			return fmt.Errorf("listen on %s (metrics.addr): %w", cfg.Metrics.Addr, err)
+		}
+		msrv := &http.Server{Handler: metricsMux(n, cfg), ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+		go func() { _ = msrv.Serve(mln) }()
+		defer msrv.Close() // scrapes need no draining
+		logger.Info("serving metrics", "addr", mln.Addr().String(), "path", "/metrics")
+	}
+
 	n.tls.start(bg)
 	scheme := n.tls.scheme()
 	errc := make(chan error, 1)

@@ -12,6 +12,7 @@ import (
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/gc"
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/metrics"
 	"github.com/berth-registry/berth/internal/pulls"
 	"github.com/berth-registry/berth/internal/registry"
 )
@@ -28,7 +29,8 @@ type node struct {
 	tls     *serverTLS
 	handler http.Handler
 	gc      *gc.Collector
-	pulls   *pulls.Buffer // written every second by Serve, and on shutdown
+	pulls   *pulls.Buffer    // written every second by Serve, and on shutdown
+	metrics *metrics.Metrics // nil unless metrics.addr is set
 }
 
 // assemble opens the stores and builds the services and the handler. On
@@ -70,10 +72,15 @@ func assemble(ctx context.Context, cfg config.Config, logger *slog.Logger) (n *n
 	id.api.Configure(apiSystem(cfg, store, tlsSrv)...)
 	collector := gc.New(db, store, gc.WithLogger(logger), gc.WithUploadSweeper(svc)) // scheduler: Serve
 	id.api.SetGC(collector)
-	return &node{
+	n = &node{
 		db: db, store: store, svc: svc, id: id, tls: tlsSrv, gc: collector, pulls: pullBuf,
 		handler: logRequests(logger, newMux(cfg, db, svc, id, tlsSrv, logger)),
-	}, nil
+	}
+	if cfg.Metrics.Addr != "" {
+		n.metrics = newMetrics(db, pullBuf)
+		n.handler = n.metrics.Instrument(n.handler)
+	}
+	return n, nil
 }
 
 // NewHandler builds the HTTP handler that Serve serves, over the stores

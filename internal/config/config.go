@@ -43,6 +43,7 @@ type Config struct {
 	Shutdown  Shutdown  // shutdown
 	Auth      Auth      // auth
 	Audit     Audit     // audit
+	Metrics   Metrics   // metrics
 }
 
 // Server is the HTTP listener.
@@ -128,6 +129,13 @@ type Auth struct {
 // Audit holds audit log settings.
 type Audit struct {
 	Retention time.Duration // audit.retention, how long audit entries are kept; 0 keeps them forever
+}
+
+// Metrics is the Prometheus endpoint, served on a listener of its own so
+// that it need not be exposed where the registry is.
+type Metrics struct {
+	Addr  string // metrics.addr, host:port serving /metrics; "" (the default) serves none
+	Token string // metrics.token, when set scrapes must send "Authorization: Bearer <token>"; String never shows it
 }
 
 // Shutdown bounds the drain after a stop signal.
@@ -251,6 +259,15 @@ func (c Config) problems() []*FieldError {
 	}
 	if c.Auth.ProjectCreation != "everyone" && c.Auth.ProjectCreation != "adminonly" {
 		bad("auth.project_creation", "must be everyone or adminonly, got %q", c.Auth.ProjectCreation)
+	}
+	if c.Metrics.Addr != "" {
+		check("metrics.addr", checkAddr(c.Metrics.Addr))
+		if c.Metrics.Addr == c.Server.Addr {
+			bad("metrics.addr", "must differ from server.addr (%s)", c.Server.Addr)
+		}
+	}
+	if c.Metrics.Token != "" && c.Metrics.Addr == "" {
+		bad("metrics.token", "is set but metrics.addr is not, so no metrics are served")
 	}
 	if c.Audit.Retention < 0 {
 		bad("audit.retention", "must not be negative (0 keeps entries forever), got %s", c.Audit.Retention)
@@ -379,4 +396,13 @@ func unwrapURLError(err error) error {
 		return ue.Err
 	}
 	return err
+}
+
+// String shows the address but never the token.
+func (m Metrics) String() string {
+	tok := `""`
+	if m.Token != "" {
+		tok = "[redacted]"
+	}
+	return fmt.Sprintf("{Addr:%s Token:%s}", m.Addr, tok)
 }

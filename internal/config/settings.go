@@ -73,6 +73,11 @@ func settings() []setting {
 			set: field(func(c *Config) *string { return &c.Auth.ProjectCreation }, parseLower)},
 		{key: "audit.retention",
 			set: field(func(c *Config) *time.Duration { return &c.Audit.Retention }, time.ParseDuration)},
+		{key: "metrics.addr", flag: "metrics-addr", arg: "HOST:PORT",
+			usage: "serve Prometheus /metrics on this address (off when empty)",
+			set:   field(func(c *Config) *string { return &c.Metrics.Addr }, parseString)},
+		{key: "metrics.token",
+			set: field(func(c *Config) *string { return &c.Metrics.Token }, parseString)},
 		{key: "shutdown.timeout",
 			set: field(func(c *Config) *time.Duration { return &c.Shutdown.Timeout }, time.ParseDuration)},
 	}
