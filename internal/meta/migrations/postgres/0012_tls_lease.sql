@@ -1,0 +1,9 @@
+-- The lease that lets one node at a time replace the generated server
+-- certificate (as gc_lease does for garbage collection). holder is empty
+-- when nobody holds it; a holder that dies loses it at expires_at.
+CREATE TABLE tls_lease (
+    id         INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+    holder     TEXT NOT NULL DEFAULT '',
+    expires_at TIMESTAMPTZ NOT NULL DEFAULT '1970-01-01 00:00:00+00'
+);
+INSERT INTO tls_lease (id) VALUES (1);
