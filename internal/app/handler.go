@@ -33,6 +33,11 @@ type node struct {
 	metrics *metrics.Metrics // nil unless metrics.addr is set
 }
 
+// blobRedirectExpiry is the lifetime of the presigned URLs blob GETs are
+// redirected to (storage.s3_redirect): long enough for a slow client to
+// follow, short enough that a leaked one soon stops working.
+const blobRedirectExpiry = 20 * time.Minute
+
 // assemble opens the stores and builds the services and the handler. On
 // success the caller owns n.db and must close it.
 func assemble(ctx context.Context, cfg config.Config, logger *slog.Logger) (n *node, err error) {
@@ -53,9 +58,14 @@ func assemble(ctx context.Context, cfg config.Config, logger *slog.Logger) (n *n
 		return nil, err
 	}
 	pullBuf := pulls.New(db, pulls.WithLogger(logger))
+	redirect := time.Duration(0)
+	if cfg.Storage.S3Redirect {
+		redirect = blobRedirectExpiry
+	}
 	svc := registry.New(db, store,
 		registry.WithLogger(logger),
 		registry.WithPullRecorder(pullBuf),
+		registry.WithBlobRedirect(redirect),
 		registry.WithUploadExpiry(cfg.Uploads.Expiry),
 		registry.WithMaxChunk(cfg.Uploads.MaxChunk),
 		registry.WithMaxManifestSize(cfg.Manifests.MaxSize),

@@ -83,6 +83,10 @@ type Storage struct {
 	// never shows them.
 	S3AccessKey string
 	S3SecretKey string
+	// S3Redirect is storage.s3_redirect: answer blob GETs with a 307 to
+	// a presigned URL of the object store, which clients must be able to
+	// reach. Off by default; s3:// storage only.
+	S3Redirect bool
 }
 
 // FilePath returns the directory of a file:// storage URL, and false for
@@ -208,6 +212,10 @@ func (c Config) problems() []*FieldError {
 		if c.Storage.S3SecretKey == "" {
 			bad("storage.s3_secret_key", "must be set for s3:// storage (or AWS_SECRET_ACCESS_KEY)")
 		}
+	}
+
+	if c.Storage.S3Redirect && !strings.HasPrefix(c.Storage.URL, "s3://") {
+		bad("storage.s3_redirect", "needs s3:// storage")
 	}
 
 	switch c.TLS.Mode {

@@ -158,6 +158,9 @@ var keyTests = []struct {
 	{"storage.url", "file:///srv/blobs", func(c *Config) { c.Storage.URL = "file:///srv/blobs" }},
 	{"storage.s3_access_key", "AKIDEXAMPLE", func(c *Config) { c.Storage.S3AccessKey = "AKIDEXAMPLE" }},
 	{"storage.s3_secret_key", "wJalrXUtnFEMI", func(c *Config) { c.Storage.S3SecretKey = "wJalrXUtnFEMI" }},
+	{"storage.s3_redirect", "true", func(c *Config) {
+		c.Storage.URL, c.Storage.S3AccessKey, c.Storage.S3SecretKey, c.Storage.S3Redirect = "s3://blobs", "k", "s", true
+	}},
 	{"tls.mode", "on", func(c *Config) { c.TLS.Mode = "on" }},
 	{"tls.cert", "/etc/berth/tls.crt", func(c *Config) { c.TLS.Cert = "/etc/berth/tls.crt"; c.TLS.Key = "/etc/berth/tls.key" }},
 	{"tls.key", "/etc/berth/tls.key", func(c *Config) { c.TLS.Cert = "/etc/berth/tls.crt"; c.TLS.Key = "/etc/berth/tls.key" }},
@@ -202,6 +205,9 @@ func TestLoadKeyVariables(t *testing.T) {
 			if tt.key == "metrics.token" { // a token without a listener is an error
 				e["BERTH_METRICS_ADDR"] = ":9100"
 			}
+			if tt.key == "storage.s3_redirect" { // redirects need S3
+				e["BERTH_STORAGE_URL"], e["BERTH_STORAGE_S3_ACCESS_KEY"], e["BERTH_STORAGE_S3_SECRET_KEY"] = "s3://blobs", "k", "s"
+			}
 			got, err := Load(nil, e.get)
 			if err != nil {
 				t.Fatal(err)
@@ -218,7 +224,7 @@ func TestLoadKeyVariables(t *testing.T) {
 func TestEnvNames(t *testing.T) {
 	want := []string{
 		"BERTH_DATA_DIR", "BERTH_SERVER_ADDR", "BERTH_SERVER_EXTERNAL_URL", "BERTH_SERVER_PPROF",
-		"BERTH_DATABASE_URL", "BERTH_STORAGE_URL", "BERTH_STORAGE_S3_ACCESS_KEY", "BERTH_STORAGE_S3_SECRET_KEY", "BERTH_TLS_MODE", "BERTH_TLS_CERT", "BERTH_TLS_KEY",
+		"BERTH_DATABASE_URL", "BERTH_STORAGE_URL", "BERTH_STORAGE_S3_ACCESS_KEY", "BERTH_STORAGE_S3_SECRET_KEY", "BERTH_STORAGE_S3_REDIRECT", "BERTH_TLS_MODE", "BERTH_TLS_CERT", "BERTH_TLS_KEY",
 		"BERTH_TLS_HOSTS", "BERTH_LOG_LEVEL", "BERTH_LOG_FORMAT", "BERTH_UPLOADS_EXPIRY",
 		"BERTH_UPLOADS_MAX_CHUNK", "BERTH_MANIFESTS_MAX_SIZE",
 		"BERTH_AUTH_ROBOT_PREFIX", "BERTH_AUTH_TOKEN_EXPIRY", "BERTH_AUTH_PROJECT_CREATION", "BERTH_AUDIT_RETENTION",
@@ -319,6 +325,8 @@ shutdown:
 				text += "  cert: /etc/berth/tls.crt\n"
 			case "metrics.token":
 				text += "  addr: \":9100\"\n"
+			case "storage.s3_redirect":
+				text += "  url: s3://blobs\n  s3_access_key: k\n  s3_secret_key: s\n"
 			}
 			got, err := Load([]string{"--config", writeFile(t, text)}, env{}.get)
 			if err != nil {
@@ -637,6 +645,7 @@ func TestValidate(t *testing.T) {
 		{"token expiry too long", func(c *Config) { c.Auth.TokenExpiry = 48 * time.Hour }, []string{"auth.token_expiry"}},
 		{"project creation unknown", func(c *Config) { c.Auth.ProjectCreation = "nobody" }, []string{"auth.project_creation"}},
 		{"negative audit retention", func(c *Config) { c.Audit.Retention = -time.Hour }, []string{"audit.retention"}},
+		{"redirects without S3", func(c *Config) { c.Storage.S3Redirect = true }, []string{"storage.s3_redirect"}},
 		{"metrics on the registry's address", func(c *Config) { c.Metrics.Addr = c.Server.Addr }, []string{"metrics.addr"}},
 		{"metrics address without a port", func(c *Config) { c.Metrics.Addr = "localhost" }, []string{"metrics.addr"}},
 		{"metrics token without an address", func(c *Config) { c.Metrics.Token = "x" }, []string{"metrics.token"}},

@@ -44,6 +44,8 @@ func settings() []setting {
 			set: field(func(c *Config) *string { return &c.Storage.S3AccessKey }, parseString)},
 		{key: "storage.s3_secret_key",
 			set: field(func(c *Config) *string { return &c.Storage.S3SecretKey }, parseString)},
+		{key: "storage.s3_redirect",
+			set: field(func(c *Config) *bool { return &c.Storage.S3Redirect }, parseBool)},
 		{key: "tls.mode", flag: "tls", arg: "on|off|auto", def: TLSAuto,
 			usage: "HTTPS with tls.cert or a generated certificate; off serves plain HTTP",
 			set:   field(func(c *Config) *string { return &c.TLS.Mode }, parseLower)},

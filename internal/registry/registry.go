@@ -27,8 +27,9 @@ type Service struct {
 	maxManifest  int64
 	uploadExpiry time.Duration
 	maxChunk     int64
-	quota        QuotaChecker // nil: no quotas (quota.go)
-	pulls        PullRecorder // nil: pulls are recorded synchronously (artifacts.go)
+	quota        QuotaChecker  // nil: no quotas (quota.go)
+	pulls        PullRecorder  // nil: pulls are recorded synchronously (artifacts.go)
+	redirect     time.Duration // lifetime of presigned blob URLs; 0: blobs are served directly (blobs.go)
 
 	// uploadLocks serialises writers of one upload session on this node so
 	// that two concurrent PATCHes cannot interleave their bytes; the
@@ -62,6 +63,10 @@ type PullRecorder interface {
 // WithPullRecorder hands pull counts and times to p instead of writing
 // them during the request.
 func WithPullRecorder(p PullRecorder) Option { return func(s *Service) { s.pulls = p } }
+
+// WithBlobRedirect makes BlobRedirect hand out URLs valid for expiry
+// where the blob store can make them (presigned S3 URLs).
+func WithBlobRedirect(expiry time.Duration) Option { return func(s *Service) { s.redirect = expiry } }
 
 // New returns a Service.
 func New(db *meta.DB, blobs blob.Store, opts ...Option) *Service {
