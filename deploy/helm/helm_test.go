@@ -265,8 +265,36 @@ func TestChartSingleNode(t *testing.T) {
 		}
 	}
 	wantValue(t, env, "BERTH_TLS_MODE", "off")
-	if a := get(t, d, "spec", "template", "metadata", "annotations"); a != nil {
-		t.Errorf("prometheus annotations by default (berth has no /metrics yet): %v", a)
+	// Metrics on their own port, scraped through pod annotations.
+	wantValue(t, env, "BERTH_METRICS_ADDR", ":9100")
+	a, _ := get(t, d, "spec", "template", "metadata", "annotations").(obj)
+	if a["prometheus.io/scrape"] != "true" || a["prometheus.io/port"] != "9100" || a["prometheus.io/path"] != "/metrics" {
+		t.Errorf("prometheus annotations %v", a)
+	}
+	if p := get(t, container(t, docs), "ports", 1); get(t, p, "name") != "metrics" || get(t, p, "containerPort") != 9100 {
+		t.Errorf("container port %v, want metrics 9100", p)
+	}
+	if ports := get(t, docs["Service"][0], "spec", "ports").([]any); len(ports) != 1 {
+		t.Errorf("the Service exposes %v; metrics stay off it", ports)
+	}
+}
+
+// TestChartMetricsOff: metrics.enabled false leaves no listener, port or
+// annotation behind.
+func TestChartMetricsOff(t *testing.T) {
+	vals := filepath.Join(t.TempDir(), "v.yaml")
+	if err := os.WriteFile(vals, []byte("metrics:\n  enabled: false\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	docs := render(t, vals)
+	if _, ok := envOf(t, container(t, docs))["BERTH_METRICS_ADDR"]; ok {
+		t.Error("BERTH_METRICS_ADDR set with metrics off")
+	}
+	if a := get(t, docs["Deployment"][0], "spec", "template", "metadata", "annotations"); a != nil {
+		t.Errorf("annotations with metrics off: %v", a)
+	}
+	if ports := get(t, container(t, docs), "ports").([]any); len(ports) != 1 {
+		t.Errorf("container ports %v with metrics off", ports)
 	}
 }
 
@@ -307,8 +335,8 @@ func TestChartMultiNode(t *testing.T) {
 		t.Errorf("probe scheme %v with TLS on", s)
 	}
 	a := get(t, d, "spec", "template", "metadata", "annotations").(obj)
-	if a["prometheus.io/scrape"] != "true" || a["prometheus.io/path"] != "/metrics" {
-		t.Errorf("prometheus annotations %v", a)
+	if a["prometheus.io/scrape"] != "true" || a["prometheus.io/path"] != "/metrics" || a["prometheus.io/scheme"] != nil {
+		t.Errorf("prometheus annotations %v (metrics are plain HTTP)", a)
 	}
 	ing := docs["Ingress"][0]
 	if get(t, ing, "spec", "rules", 0, "host") != "registry.example.com" ||

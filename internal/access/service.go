@@ -29,7 +29,16 @@ type Service struct {
 	limiter         *limiter
 	cache           *verifyCache
 	conf            confCache // run-time configuration (configurations.go)
+	later           AuditQueue
 }
+
+// AuditQueue takes audit entries for writing later (package pulls).
+type AuditQueue interface {
+	Audit(a meta.AuditLog)
+}
+
+// WithAuditQueue makes AuditLater hand entries to q.
+func WithAuditQueue(q AuditQueue) Option { return func(s *Service) { s.later = q } }
 
 // Option configures a Service.
 type Option func(*Service)
@@ -106,6 +115,19 @@ func (s *Service) Audit(ctx context.Context, a meta.AuditLog) {
 	if _, err := s.db.Q().InsertAudit(context.WithoutCancel(ctx), a); err != nil {
 		s.log.Error("write audit log", "operation", a.Operation, "resource", a.Resource, "err", err)
 	}
+}
+
+// AuditLater records an operation through the audit queue when there is
+// one, without waiting for the write; it is for the hot path (pulls).
+func (s *Service) AuditLater(ctx context.Context, a meta.AuditLog) {
+	if s.later == nil {
+		s.Audit(ctx, a)
+		return
+	}
+	if a.OpTime.IsZero() {
+		a.OpTime = s.now().UTC()
+	}
+	s.later.Audit(a)
 }
 
 func unauthorized(format string, args ...any) error {

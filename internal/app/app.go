@@ -32,7 +32,8 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		return err
 	}
 	defer n.db.Close()
-	defer n.gc.Close() // before the database closes: stops a run in progress
+	defer n.closePulls(logger) // after the last request, before the database closes
+	defer n.gc.Close()         // before the database closes: stops a run in progress
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Addr, err)
@@ -48,6 +49,7 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
+	n.pulls.Start()
 	go n.svc.RunSweeper(bg, 10*time.Minute)
 	go n.gc.RunScheduler(bg, 30*time.Second)
 	go n.id.runHousekeeping(bg, cfg.Audit.Retention, logger)
@@ -57,6 +59,18 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		if _, err := t.SweepTemp(time.Hour); err != nil {
 			logger.Warn("sweep temporary files", "err", err)
 		}
+	}
+
+	if n.metrics != nil {
+		mln, err := net.Listen("tcp", cfg.Metrics.Addr)
+		if err != nil {
+			return fmt.Errorf("listen on %s (metrics.addr): %w", cfg.Metrics.Addr, err)
+		}
+		msrv := &http.Server{Handler: metricsMux(n, cfg), ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+		go func() { _ = msrv.Serve(mln) }()
+		defer msrv.Close() // scrapes need no draining
+		logger.Info("serving metrics", "addr", mln.Addr().String(), "path", "/metrics")
 	}
 
 	n.tls.start(bg)

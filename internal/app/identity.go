@@ -32,9 +32,10 @@ type identity struct {
 // first start. A generated admin password is printed once on stderr (not
 // through the log, which may be shipped elsewhere) and kept in a file
 // readable only by the owner.
-func setupIdentity(ctx context.Context, cfg config.Config, db *meta.DB, svc *registry.Service, logger *slog.Logger) (*identity, error) {
+func setupIdentity(ctx context.Context, cfg config.Config, db *meta.DB, svc *registry.Service, later access.AuditQueue, logger *slog.Logger) (*identity, error) {
 	acc, err := access.New(ctx, db,
 		access.WithLogger(logger),
+		access.WithAuditQueue(later),
 		access.WithRobotPrefix(cfg.Auth.RobotPrefix),
 		access.WithTokenTTL(cfg.Auth.TokenExpiry),
 		access.WithProjectCreation(cfg.Auth.ProjectCreation),

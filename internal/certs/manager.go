@@ -3,10 +3,13 @@ package certs
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,7 +43,33 @@ type Manager struct {
 	mu     sync.Mutex // one Refresh at a time
 	ca     *pair      // set by Start, then constant
 	server atomic.Pointer[pair]
+
+	lease     Leaser // nil when the store has none
+	holder    string // this Manager's name in the lease
+	leaseWait time.Duration
 }
+
+// Leaser is an optional Store capability: a lease in the shared database
+// that one node at a time holds while it replaces the server certificate,
+// so that of many nodes finding it due exactly one makes the new one and
+// the others take it (as garbage collection's lease does).
+type Leaser interface {
+	AcquireTLSLease(ctx context.Context, holder string, now, expires time.Time) (bool, error)
+	ReleaseTLSLease(ctx context.Context, holder string) error
+}
+
+// Lease timing: a holder that dies frees the lease after leaseTTL; a node
+// finding it held re-reads the store every leasePoll, for up to the lease
+// wait (WithLeaseWait).
+const (
+	leaseTTL  = 2 * time.Minute
+	leasePoll = 100 * time.Millisecond
+)
+
+// WithLeaseWait sets how long Refresh waits for another node that holds
+// the renewal lease before it gives up until the next check (default: a
+// minute).
+func WithLeaseWait(d time.Duration) Option { return func(m *Manager) { m.leaseWait = d } }
 
 // An Option changes a Manager made by NewManager.
 type Option func(*Manager)
@@ -72,11 +101,24 @@ func NewManager(store Store, hosts []string, opts ...Option) *Manager {
 		local:    LocalHosts,
 		interval: 24 * time.Hour,
 		log:      slog.New(slog.DiscardHandler),
+
+		holder:    leaseHolder(),
+		leaseWait: time.Minute,
 	}
+	m.lease, _ = store.(Leaser)
 	for _, o := range opts {
 		o(m)
 	}
 	return m
+}
+
+// leaseHolder names this Manager in the lease: the host and a random
+// suffix, unique per process.
+func leaseHolder() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return host + "/" + hex.EncodeToString(b)
 }
 
 // Start loads the CA and the server certificate, making and storing
@@ -180,12 +222,28 @@ func (m *Manager) Refresh(ctx context.Context) error {
 	want.add(m.hosts...)
 	want.add(m.local(ctx)...)
 
-	raw, err := m.store.GetSetting(ctx, KeyServer)
-	absent := errs.Is(err, errs.NotFound)
-	if err != nil && !absent {
-		return fmt.Errorf("read server certificate: %w", err)
+	read := func() ([]byte, bool, error) {
+		raw, err := m.store.GetSetting(ctx, KeyServer)
+		absent := errs.Is(err, errs.NotFound)
+		if err != nil && !absent {
+			return nil, false, fmt.Errorf("read server certificate: %w", err)
+		}
+		return raw, absent, nil
 	}
-	for attempt := 0; ; attempt++ {
+	raw, absent, err := read()
+	if err != nil {
+		return err
+	}
+	held := false
+	defer func() {
+		if held {
+			if err := m.lease.ReleaseTLSLease(context.WithoutCancel(ctx), m.holder); err != nil {
+				m.log.Warn("release the certificate renewal lease", "err", err)
+			}
+		}
+	}()
+	waitUntil := time.Now().Add(m.leaseWait)
+	for attempt := 0; ; {
 		var cur *pair
 		var v verdict
 		if absent {
@@ -197,9 +255,37 @@ func (m *Manager) Refresh(ctx context.Context) error {
 			m.serve(cur)
 			return nil
 		}
+		if m.lease != nil && !held {
+			ok, err := m.lease.AcquireTLSLease(ctx, m.holder, now, now.Add(leaseTTL))
+			if err != nil {
+				return fmt.Errorf("server certificate: %w", err)
+			}
+			held = ok
+			if !ok {
+				// Another node is replacing it: wait for what it stores.
+				if time.Now().After(waitUntil) {
+					if cur != nil && now.Before(cur.cert.NotAfter) {
+						m.serve(cur)
+					}
+					return errors.New("server certificate: another node holds the renewal lease; will retry at the next check")
+				}
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(leasePoll):
+				}
+			}
+			// Read again: the previous holder may have just replaced it.
+			if raw, absent, err = read(); err != nil {
+				return err
+			}
+			continue
+		}
 		if attempt == swapAttempts {
 			return errors.New("server certificate: other nodes kept replacing it; will retry at the next check")
 		}
+		attempt++
+		m.log.Info("replacing the server certificate", "reason", v.reason)
 
 		hosts := want
 		if v.addHosts {

@@ -43,6 +43,7 @@ type Config struct {
 	Shutdown  Shutdown  // shutdown
 	Auth      Auth      // auth
 	Audit     Audit     // audit
+	Metrics   Metrics   // metrics
 }
 
 // Server is the HTTP listener.
@@ -82,6 +83,10 @@ type Storage struct {
 	// never shows them.
 	S3AccessKey string
 	S3SecretKey string
+	// S3Redirect is storage.s3_redirect: answer blob GETs with a 307 to
+	// a presigned URL of the object store, which clients must be able to
+	// reach. Off by default; s3:// storage only.
+	S3Redirect bool
 }
 
 // FilePath returns the directory of a file:// storage URL, and false for
@@ -128,6 +133,13 @@ type Auth struct {
 // Audit holds audit log settings.
 type Audit struct {
 	Retention time.Duration // audit.retention, how long audit entries are kept; 0 keeps them forever
+}
+
+// Metrics is the Prometheus endpoint, served on a listener of its own so
+// that it need not be exposed where the registry is.
+type Metrics struct {
+	Addr  string // metrics.addr, host:port serving /metrics; "" (the default) serves none
+	Token string // metrics.token, when set scrapes must send "Authorization: Bearer <token>"; String never shows it
 }
 
 // Shutdown bounds the drain after a stop signal.
@@ -202,6 +214,10 @@ func (c Config) problems() []*FieldError {
 		}
 	}
 
+	if c.Storage.S3Redirect && !strings.HasPrefix(c.Storage.URL, "s3://") {
+		bad("storage.s3_redirect", "needs s3:// storage")
+	}
+
 	switch c.TLS.Mode {
 	case TLSOn, TLSOff, TLSAuto:
 	default:
@@ -251,6 +267,15 @@ func (c Config) problems() []*FieldError {
 	}
 	if c.Auth.ProjectCreation != "everyone" && c.Auth.ProjectCreation != "adminonly" {
 		bad("auth.project_creation", "must be everyone or adminonly, got %q", c.Auth.ProjectCreation)
+	}
+	if c.Metrics.Addr != "" {
+		check("metrics.addr", checkAddr(c.Metrics.Addr))
+		if c.Metrics.Addr == c.Server.Addr {
+			bad("metrics.addr", "must differ from server.addr (%s)", c.Server.Addr)
+		}
+	}
+	if c.Metrics.Token != "" && c.Metrics.Addr == "" {
+		bad("metrics.token", "is set but metrics.addr is not, so no metrics are served")
 	}
 	if c.Audit.Retention < 0 {
 		bad("audit.retention", "must not be negative (0 keeps entries forever), got %s", c.Audit.Retention)
@@ -379,4 +404,13 @@ func unwrapURLError(err error) error {
 		return ue.Err
 	}
 	return err
+}
+
+// String shows the address but never the token.
+func (m Metrics) String() string {
+	tok := `""`
+	if m.Token != "" {
+		tok = "[redacted]"
+	}
+	return fmt.Sprintf("{Addr:%s Token:%s}", m.Addr, tok)
 }

@@ -158,6 +158,9 @@ var keyTests = []struct {
 	{"storage.url", "file:///srv/blobs", func(c *Config) { c.Storage.URL = "file:///srv/blobs" }},
 	{"storage.s3_access_key", "AKIDEXAMPLE", func(c *Config) { c.Storage.S3AccessKey = "AKIDEXAMPLE" }},
 	{"storage.s3_secret_key", "wJalrXUtnFEMI", func(c *Config) { c.Storage.S3SecretKey = "wJalrXUtnFEMI" }},
+	{"storage.s3_redirect", "true", func(c *Config) {
+		c.Storage.URL, c.Storage.S3AccessKey, c.Storage.S3SecretKey, c.Storage.S3Redirect = "s3://blobs", "k", "s", true
+	}},
 	{"tls.mode", "on", func(c *Config) { c.TLS.Mode = "on" }},
 	{"tls.cert", "/etc/berth/tls.crt", func(c *Config) { c.TLS.Cert = "/etc/berth/tls.crt"; c.TLS.Key = "/etc/berth/tls.key" }},
 	{"tls.key", "/etc/berth/tls.key", func(c *Config) { c.TLS.Cert = "/etc/berth/tls.crt"; c.TLS.Key = "/etc/berth/tls.key" }},
@@ -171,6 +174,8 @@ var keyTests = []struct {
 	{"auth.token_expiry", "1h", func(c *Config) { c.Auth.TokenExpiry = time.Hour }},
 	{"auth.project_creation", "adminonly", func(c *Config) { c.Auth.ProjectCreation = "adminonly" }},
 	{"audit.retention", "720h", func(c *Config) { c.Audit.Retention = 720 * time.Hour }},
+	{"metrics.addr", "127.0.0.1:9100", func(c *Config) { c.Metrics.Addr = "127.0.0.1:9100" }},
+	{"metrics.token", "s3cret", func(c *Config) { c.Metrics.Addr = ":9100"; c.Metrics.Token = "s3cret" }},
 	{"shutdown.timeout", "5s", func(c *Config) { c.Shutdown.Timeout = 5 * time.Second }},
 }
 
@@ -197,6 +202,12 @@ func TestLoadKeyVariables(t *testing.T) {
 			if tt.key == "tls.key" {
 				e["BERTH_TLS_CERT"] = "/etc/berth/tls.crt"
 			}
+			if tt.key == "metrics.token" { // a token without a listener is an error
+				e["BERTH_METRICS_ADDR"] = ":9100"
+			}
+			if tt.key == "storage.s3_redirect" { // redirects need S3
+				e["BERTH_STORAGE_URL"], e["BERTH_STORAGE_S3_ACCESS_KEY"], e["BERTH_STORAGE_S3_SECRET_KEY"] = "s3://blobs", "k", "s"
+			}
 			got, err := Load(nil, e.get)
 			if err != nil {
 				t.Fatal(err)
@@ -213,11 +224,11 @@ func TestLoadKeyVariables(t *testing.T) {
 func TestEnvNames(t *testing.T) {
 	want := []string{
 		"BERTH_DATA_DIR", "BERTH_SERVER_ADDR", "BERTH_SERVER_EXTERNAL_URL", "BERTH_SERVER_PPROF",
-		"BERTH_DATABASE_URL", "BERTH_STORAGE_URL", "BERTH_STORAGE_S3_ACCESS_KEY", "BERTH_STORAGE_S3_SECRET_KEY", "BERTH_TLS_MODE", "BERTH_TLS_CERT", "BERTH_TLS_KEY",
+		"BERTH_DATABASE_URL", "BERTH_STORAGE_URL", "BERTH_STORAGE_S3_ACCESS_KEY", "BERTH_STORAGE_S3_SECRET_KEY", "BERTH_STORAGE_S3_REDIRECT", "BERTH_TLS_MODE", "BERTH_TLS_CERT", "BERTH_TLS_KEY",
 		"BERTH_TLS_HOSTS", "BERTH_LOG_LEVEL", "BERTH_LOG_FORMAT", "BERTH_UPLOADS_EXPIRY",
 		"BERTH_UPLOADS_MAX_CHUNK", "BERTH_MANIFESTS_MAX_SIZE",
 		"BERTH_AUTH_ROBOT_PREFIX", "BERTH_AUTH_TOKEN_EXPIRY", "BERTH_AUTH_PROJECT_CREATION", "BERTH_AUDIT_RETENTION",
-		"BERTH_SHUTDOWN_TIMEOUT",
+		"BERTH_METRICS_ADDR", "BERTH_METRICS_TOKEN", "BERTH_SHUTDOWN_TIMEOUT",
 	}
 	var got []string
 	for _, k := range keys() {
@@ -312,6 +323,10 @@ shutdown:
 				text += "  key: /etc/berth/tls.key\n"
 			case "tls.key":
 				text += "  cert: /etc/berth/tls.crt\n"
+			case "metrics.token":
+				text += "  addr: \":9100\"\n"
+			case "storage.s3_redirect":
+				text += "  url: s3://blobs\n  s3_access_key: k\n  s3_secret_key: s\n"
 			}
 			got, err := Load([]string{"--config", writeFile(t, text)}, env{}.get)
 			if err != nil {
@@ -630,6 +645,10 @@ func TestValidate(t *testing.T) {
 		{"token expiry too long", func(c *Config) { c.Auth.TokenExpiry = 48 * time.Hour }, []string{"auth.token_expiry"}},
 		{"project creation unknown", func(c *Config) { c.Auth.ProjectCreation = "nobody" }, []string{"auth.project_creation"}},
 		{"negative audit retention", func(c *Config) { c.Audit.Retention = -time.Hour }, []string{"audit.retention"}},
+		{"redirects without S3", func(c *Config) { c.Storage.S3Redirect = true }, []string{"storage.s3_redirect"}},
+		{"metrics on the registry's address", func(c *Config) { c.Metrics.Addr = c.Server.Addr }, []string{"metrics.addr"}},
+		{"metrics address without a port", func(c *Config) { c.Metrics.Addr = "localhost" }, []string{"metrics.addr"}},
+		{"metrics token without an address", func(c *Config) { c.Metrics.Token = "x" }, []string{"metrics.token"}},
 		{"scheme is case-sensitive, as in meta.Open", func(c *Config) { c.Database.URL = "PostgreSQL://db/x" }, []string{"database.url"}},
 	}
 	for _, tt := range tests {
@@ -772,5 +791,12 @@ func TestStorageS3Keys(t *testing.T) {
 		if !strings.Contains(out, "s3://bucket") {
 			t.Errorf("printed configuration lacks the storage URL: %s", out)
 		}
+	}
+}
+
+func TestMetricsStringHidesToken(t *testing.T) {
+	c := Config{Metrics: Metrics{Addr: ":9100", Token: "scrape-secret"}}
+	if s := fmt.Sprintf("%+v", c); strings.Contains(s, "scrape-secret") || !strings.Contains(s, ":9100") {
+		t.Errorf("%%+v of a config shows %q", s)
 	}
 }

@@ -50,7 +50,7 @@ func (s Storage) String() string {
 		}
 		return "[redacted]"
 	}
-	return fmt.Sprintf("{URL:%s S3AccessKey:%s S3SecretKey:%s}", s.URL, hidden(s.S3AccessKey), hidden(s.S3SecretKey))
+	return fmt.Sprintf("{URL:%s S3AccessKey:%s S3SecretKey:%s S3Redirect:%t}", s.URL, hidden(s.S3AccessKey), hidden(s.S3SecretKey), s.S3Redirect)
 }
 
 // parseS3 takes an s3:// URL apart. Its errors never repeat the URL.

@@ -324,10 +324,15 @@ func (s *Service) ListAccessories(ctx context.Context, name, ref string, o meta.
 // RecordPull counts a pull of manifest m, fetched by ref (a tag or a
 // digest), for Harbor's pull counts and times. It is best effort: a
 // failure is logged, never returned, so that counting cannot fail a pull.
+// With a PullRecorder the record is written later, in a batch.
 func (s *Service) RecordPull(ctx context.Context, m meta.Manifest, ref string) {
 	tag := ""
 	if !strings.Contains(ref, ":") {
 		tag = ref
+	}
+	if s.pulls != nil {
+		s.pulls.Pull(m.RepoID, m.Digest, tag, s.now())
+		return
 	}
 	if err := s.db.Q().RecordPull(context.WithoutCancel(ctx), m.RepoID, m.Digest, tag, s.now()); err != nil {
 		s.log.Warn("record pull", "repository", m.RepoID, "digest", m.Digest, "err", err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/berth-registry/berth/internal/blob"
 	"github.com/berth-registry/berth/internal/errs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/oci"
@@ -66,6 +67,24 @@ func (s *Service) OpenBlob(ctx context.Context, name, digest string, offset, len
 		return BlobInfo{}, nil, fmt.Errorf("open blob %s: %w", info.Digest, err)
 	}
 	return info, rc, nil
+}
+
+// BlobRedirect returns a short-lived URL from which a client may fetch
+// blob d itself (checked already with StatBlob), when redirects are on
+// and the blob store can make one; "" to serve the bytes directly.
+func (s *Service) BlobRedirect(ctx context.Context, d oci.Digest) (string, error) {
+	if s.redirect <= 0 {
+		return "", nil
+	}
+	r, ok := s.blobs.(blob.Redirecter)
+	if !ok {
+		return "", nil
+	}
+	u, err := r.RedirectURL(ctx, d, s.redirect)
+	if err != nil {
+		return "", fmt.Errorf("redirect URL of blob %s: %w", d, err)
+	}
+	return u, nil
 }
 
 // DeleteBlob removes blob digest from repository name. The bytes stay

@@ -17,12 +17,11 @@ func (s *Service) ChunkMinLength() int64 {
 }
 
 // sharedWriters is an optional blob.Store capability: a store that several
-// nodes write (object storage) says so. Writers of one upload session are
-// serialised only within a node, so on such a store the saved hash state
-// may describe other bytes than the ones stored if a client writes one
-// session from two nodes at once; completing an upload then hashes the
-// stored bytes themselves, so that a blob can never be committed under a
-// digest its content does not have.
+// nodes write (object storage) says so. Writers of one upload session
+// then take a claim in the database (uploadclaim.go), and completing an
+// upload hashes the stored bytes themselves rather than trusting the saved
+// hash state, so that a blob can never be committed under a digest its
+// content does not have.
 type sharedWriters interface {
 	SharedWriters() bool
 }

@@ -27,7 +27,9 @@ type Service struct {
 	maxManifest  int64
 	uploadExpiry time.Duration
 	maxChunk     int64
-	quota        QuotaChecker // nil: no quotas (quota.go)
+	quota        QuotaChecker  // nil: no quotas (quota.go)
+	pulls        PullRecorder  // nil: pulls are recorded synchronously (artifacts.go)
+	redirect     time.Duration // lifetime of presigned blob URLs; 0: blobs are served directly (blobs.go)
 
 	// uploadLocks serialises writers of one upload session on this node so
 	// that two concurrent PATCHes cannot interleave their bytes; the
@@ -52,6 +54,19 @@ func WithUploadExpiry(d time.Duration) Option { return func(s *Service) { s.uplo
 
 // WithMaxChunk caps the bytes accepted in one upload request (0: no cap).
 func WithMaxChunk(n int64) Option { return func(s *Service) { s.maxChunk = n } }
+
+// PullRecorder takes pull records for writing later (package pulls).
+type PullRecorder interface {
+	Pull(repoID int64, d oci.Digest, tag string, t time.Time)
+}
+
+// WithPullRecorder hands pull counts and times to p instead of writing
+// them during the request.
+func WithPullRecorder(p PullRecorder) Option { return func(s *Service) { s.pulls = p } }
+
+// WithBlobRedirect makes BlobRedirect hand out URLs valid for expiry
+// where the blob store can make them (presigned S3 URLs).
+func WithBlobRedirect(expiry time.Duration) Option { return func(s *Service) { s.redirect = expiry } }
 
 // New returns a Service.
 func New(db *meta.DB, blobs blob.Store, opts ...Option) *Service {

@@ -94,6 +94,11 @@ func (s *Service) AppendUpload(ctx context.Context, name, id string, start int64
 	if err != nil {
 		return UploadStatus{}, err
 	}
+	u, release, err := s.claimUpload(ctx, u)
+	if err != nil {
+		return UploadStatus{ID: id, Repo: name, Offset: u.Offset}, err
+	}
+	defer release()
 	u, err = s.appendLocked(ctx, u, start, r)
 	return UploadStatus{ID: id, Repo: name, Offset: u.Offset}, err
 }
@@ -185,6 +190,11 @@ func (s *Service) CompleteUpload(ctx context.Context, name, id, digest string, s
 	if err != nil {
 		return "", err
 	}
+	u, release, err := s.claimUpload(ctx, u)
+	if err != nil {
+		return "", err
+	}
+	defer release() // after the commit, which deletes the session
 	if u, err = s.appendLocked(ctx, u, start, r); err != nil {
 		return "", err
 	}

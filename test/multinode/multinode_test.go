@@ -43,13 +43,27 @@ type node struct {
 	proc *berthproc.Proc
 }
 
-func startNodes(t *testing.T) (a, b node) {
+func startNodes(t testing.TB) (a, b node) {
 	ns := startN(t, 2)
 	return ns[0], ns[1]
 }
 
 // startN starts n nodes over one fresh database and one fresh bucket.
-func startN(t *testing.T, count int) []node {
+func startN(t testing.TB, count int) []node {
+	t.Helper()
+	start := newCluster(t)
+	// Start one after the other: the first creates the schema, the admin
+	// and the shared keys; the others find them.
+	var ns []node
+	for i := 0; i < count; i++ {
+		ns = append(ns, start(fmt.Sprintf("node-%c", 'a'+i)))
+	}
+	return ns
+}
+
+// newCluster makes a fresh database and bucket and returns the function
+// that starts a node over them, healthy when it returns.
+func newCluster(t testing.TB, extraArgs ...string) func(name string) node {
 	t.Helper()
 	bin, err := berthproc.Binary(t.TempDir(), false)
 	if err != nil {
@@ -70,8 +84,8 @@ func startN(t *testing.T, count int) []node {
 			"BERTH_STORAGE_S3_SECRET_KEY="+secret,
 		)
 		p, err := berthproc.Start(berthproc.Options{
-			Argv: []string{bin, "serve", "--tls=off", "--addr", addr, "--data-dir", t.TempDir(),
-				"--database", dsn, "--storage", storage},
+			Argv: append([]string{bin, "serve", "--tls=off", "--addr", addr, "--data-dir", t.TempDir(),
+				"--database", dsn, "--storage", storage}, extraArgs...),
 			Env: env, LogPath: log,
 		})
 		if err != nil {
@@ -89,16 +103,10 @@ func startN(t *testing.T, count int) []node {
 		}
 		return n
 	}
-	// Start one after the other: the first creates the schema, the admin
-	// and the shared keys; the others find them.
-	var ns []node
-	for i := 0; i < count; i++ {
-		ns = append(ns, start(fmt.Sprintf("node-%c", 'a'+i)))
-	}
-	return ns
+	return start
 }
 
-func do(t *testing.T, method, u, token string, body []byte, hdr ...string) *http.Response {
+func do(t testing.TB, method, u, token string, body []byte, hdr ...string) *http.Response {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -121,7 +129,7 @@ func do(t *testing.T, method, u, token string, body []byte, hdr ...string) *http
 	return res
 }
 
-func token(t *testing.T, n node, scope string) string {
+func token(t testing.TB, n node, scope string) string {
 	t.Helper()
 	req, _ := http.NewRequest("GET", n.url+"/service/token?service=berth&scope="+url.QueryEscape(scope), nil)
 	req.SetBasicAuth("admin", adminPassword)

@@ -2,55 +2,31 @@ package api
 
 import (
 	"bytes"
-	"encoding/base64"
-	"encoding/json"
 	"io"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/berth-registry/berth/internal/access"
 	"github.com/berth-registry/berth/internal/errs"
 	"github.com/berth-registry/berth/internal/http/auth"
 	"github.com/berth-registry/berth/internal/http/httputil"
+	"github.com/berth-registry/berth/internal/pullsecret"
 )
 
 // A Kubernetes image-pull secret for a robot account (berth's own, not
 // Harbor's). A robot's secret is only known when it is made, so this
 // endpoint refreshes it, exactly as PATCH /robots/{id} does and with the
 // same permission, and answers with the kubernetes.io/dockerconfigjson
-// Secret that carries the new one.
+// Secret that carries the new one: as JSON (the default), as YAML
+// (?format=yaml) or as the kubectl command that makes it (?format=kubectl).
 
 // pullSecretReqJSON is the optional body of POST /robots/{id}/pullsecret.
 type pullSecretReqJSON struct {
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
 	Registry  string `json:"registry"`
-}
-
-// k8sSecretJSON is a core/v1 Secret as kubectl apply reads it.
-type k8sSecretJSON struct {
-	APIVersion string            `json:"apiVersion"`
-	Kind       string            `json:"kind"`
-	Metadata   k8sMetaJSON       `json:"metadata"`
-	Type       string            `json:"type"`
-	Data       map[string]string `json:"data"`
-}
-
-type k8sMetaJSON struct {
-	Name      string `json:"name"`
-	Namespace string `json:"namespace"`
-}
-
-// dockerConfigJSON is the content of .dockerconfigjson.
-type dockerConfigJSON struct {
-	Auths map[string]dockerAuthJSON `json:"auths"`
-}
-
-type dockerAuthJSON struct {
-	Username string `json:"username"`
-	Password string `json:"password"`
-	Auth     string `json:"auth"`
 }
 
 // dns1123 is a Kubernetes object or namespace name (RFC 1123 label).
@@ -100,6 +76,13 @@ func (h *Handler) robotPullSecret(w http.ResponseWriter, r *http.Request, p acce
 		h.fail(w, r, err)
 		return
 	}
+	format := r.URL.Query().Get("format")
+	switch format {
+	case "", "json", "yaml", "kubectl":
+	default:
+		h.fail(w, r, errs.New(errs.Invalid, "", "format %q is not json, yaml or kubectl", format))
+		return
+	}
 	var body pullSecretReqJSON
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
@@ -146,19 +129,21 @@ func (h *Handler) robotPullSecret(w http.ResponseWriter, r *http.Request, p acce
 	if body.Name == "" {
 		body.Name = secretNameFor(rb.Name)
 	}
-	cfg, err := json.Marshal(dockerConfigJSON{Auths: map[string]dockerAuthJSON{host: {
-		Username: rb.Name, Password: secret,
-		Auth: base64.StdEncoding.EncodeToString([]byte(rb.Name + ":" + secret)),
-	}}})
-	if err != nil {
-		h.fail(w, r, err)
-		return
+	sec := pullsecret.Secret{Name: body.Name, Namespace: body.Namespace, Server: host, Username: rb.Name, Password: secret}
+	var out []byte
+	switch format {
+	case "yaml":
+		w.Header().Set("Content-Type", "application/yaml")
+		out = sec.YAML()
+	case "kubectl":
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		out = []byte(sec.Kubectl())
+	default:
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		out = sec.JSON()
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, k8sSecretJSON{
-		APIVersion: "v1", Kind: "Secret",
-		Metadata: k8sMetaJSON{Name: body.Name, Namespace: body.Namespace},
-		Type:     "kubernetes.io/dockerconfigjson",
-		Data:     map[string]string{".dockerconfigjson": base64.StdEncoding.EncodeToString(cfg)},
-	})
+	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(out)
 }

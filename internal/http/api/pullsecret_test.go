@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/berth-registry/berth/internal/errs"
 )
 
@@ -148,8 +150,39 @@ func TestRobotPullSecret(t *testing.T) {
 		want(t, e.do(e.as("pa"), "POST", path, map[string]string{"registry": "https://" + url.PathEscape("a/b")}),
 			http.StatusBadRequest, "registry with a scheme")
 		want(t, e.do(e.as("admin"), "POST", "/robots/999999/pullsecret", nil), http.StatusNotFound, "missing robot")
+		want(t, e.do(e.as("pa"), "POST", path+"?format=xml", nil), http.StatusBadRequest, "unknown format")
 		if !authOK(last.Username, last.Password) {
 			t.Error("a refused request changed the secret")
+		}
+
+		// The same Secret as YAML, and as the kubectl command.
+		r = e.do(e.as("pa"), "POST", path+"?format=yaml", nil)
+		want(t, r, http.StatusOK, "pull secret as YAML")
+		if ct := r.header.Get("Content-Type"); ct != "application/yaml" {
+			t.Errorf("YAML Content-Type %q", ct)
+		}
+		var doc map[string]any
+		if err := yaml.Unmarshal(r.body, &doc); err != nil {
+			t.Fatalf("YAML Secret %v: %s", err, r.body)
+		}
+		var sy pullSecretResp
+		asJSON, _ := json.Marshal(doc)
+		if err := json.Unmarshal(asJSON, &sy); err != nil || sy.Kind != "Secret" || sy.Metadata.Name != "robot-priv-ci" {
+			t.Fatalf("YAML Secret %v: %s", err, r.body)
+		}
+		if ay := dockerAuths(t, sy)[host]; !authOK(ay.Username, ay.Password) {
+			t.Errorf("the YAML Secret's credentials do not authenticate")
+		}
+		r = e.do(e.as("pa"), "POST", path+"?format=kubectl", map[string]string{"namespace": "ci-jobs"})
+		want(t, r, http.StatusOK, "pull secret as a kubectl command")
+		prefix := "kubectl create secret docker-registry robot-priv-ci --namespace ci-jobs --docker-server=" + host +
+			" --docker-username='" + created.Name + "' --docker-password="
+		if !strings.HasPrefix(string(r.body), prefix) || !strings.HasPrefix(r.header.Get("Content-Type"), "text/plain") {
+			t.Errorf("kubectl command %q, want it to start %q", r.body, prefix)
+		}
+		pw := strings.Trim(strings.TrimSpace(strings.TrimPrefix(string(r.body), prefix)), "'")
+		if !authOK(created.Name, pw) {
+			t.Errorf("the kubectl command's password does not authenticate")
 		}
 	})
 }

@@ -47,6 +47,18 @@ func (h *Handler) getBlob(w http.ResponseWriter, r *http.Request, rt route) {
 		w.WriteHeader(status)
 		return
 	}
+	// With redirects on, the client fetches the bytes from the object
+	// store; HEAD stays here (above), as does a failure to sign.
+	if loc, err := h.svc.BlobRedirect(r.Context(), info.Digest); err != nil {
+		h.log.Warn("serving a blob directly instead of redirecting", "digest", info.Digest, "err", err)
+	} else if loc != "" {
+		for _, k := range []string{"Content-Length", "Content-Range", "Content-Type", "Accept-Ranges", "Cache-Control", "Etag"} {
+			hd.Del(k)
+		}
+		hd.Set("Location", loc)
+		w.WriteHeader(http.StatusTemporaryRedirect)
+		return
+	}
 	_, rc, err := h.svc.OpenBlob(r.Context(), rt.name, rt.arg, offset, length)
 	if err != nil {
 		hd.Del("Content-Length")

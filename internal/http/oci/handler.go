@@ -137,6 +137,17 @@ func parsePath(p string) (route, bool) {
 	return route{}, false
 }
 
+// RouteKind names the /v2/ endpoint that path addresses (base, catalog,
+// tags, manifest, referrers, blob, uploads, upload), or "" for none; it is
+// for metrics labels, which must come from a fixed set.
+func RouteKind(path string) string {
+	rt, ok := parsePath(path)
+	if !ok {
+		return ""
+	}
+	return rt.kind
+}
+
 // ServeHTTP routes a /v2/ request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
