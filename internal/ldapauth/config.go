@@ -27,7 +27,7 @@ const (
 
 // Defaults for keys left empty.
 const (
-	DefaultUID                 = "uid"
+	DefaultUID                 = "cn" // Harbor's default
 	DefaultTimeout             = 5 * time.Second
 	DefaultGroupFilter         = "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup)(objectClass=group))"
 	DefaultGroupNameAttribute  = "cn"

@@ -361,7 +361,7 @@ func TestConfigCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n.URL != "ldap://ldap.example.com" || n.UID != "uid" || n.GroupFilter != DefaultGroupFilter || n.Timeout != DefaultTimeout {
+	if n.URL != "ldap://ldap.example.com" || n.UID != "cn" || n.GroupFilter != DefaultGroupFilter || n.Timeout != DefaultTimeout {
 		t.Errorf("defaults: %+v", n)
 	}
 	if n, _ := (Config{URL: "ldap://h", BaseDN: "dc=x", Filter: "objectClass=person"}).check(); n.Filter != "(objectClass=person)" {
