@@ -9,8 +9,9 @@ import (
 )
 
 // ErrInvalidCredentials is behind every refused login: unknown user,
-// ambiguous user, wrong or empty password. Denied's Reason says which,
-// for the log only.
+// ambiguous user, wrong or empty password. The error's message (and
+// Denied's Reason) says which: it is for the log, and callers must show
+// users only that the login failed.
 var ErrInvalidCredentials = errors.New("invalid username or password")
 
 // Denied is a refused login.
@@ -20,7 +21,7 @@ func (d *Denied) Error() string { return "ldap login refused: " + d.Reason }
 func (d *Denied) Unwrap() error { return ErrInvalidCredentials }
 
 func denied(reason string) error {
-	return &errs.Error{Kind: errs.Unauthorized, Code: "UNAUTHORIZED", Msg: "invalid username or password",
+	return &errs.Error{Kind: errs.Unauthorized, Code: "UNAUTHORIZED", Msg: "ldap: " + reason,
 		Err: &Denied{Reason: reason}}
 }
 

@@ -1,10 +1,11 @@
-// Package ldapauth talks to an LDAP directory for berth: it checks a user's
-// password by search-bind-rebind (find the entry with a search account,
-// then bind as that entry), reads the user's groups, lists users and
-// groups for import, and tests a configuration. It owns no state and
-// never writes to the directory; what a login means for berth's users and
-// groups is decided by the access service. It must never log or return a
-// password.
+// Package ldapauth talks to an LDAP directory for berth. Client checks a
+// user's password by search-bind-rebind (find the entry with a search
+// account, then bind as that entry), reads the user's groups, lists users
+// and groups, and tests a configuration; it keeps no state. Provider
+// connects it to the access service in ldap_auth mode: the directory's
+// answer decides every login, and the account, groups and admin flag it
+// implies are stored through access.LoginExternal. Nothing here writes to
+// the directory, and no password is ever logged or put in an error.
 package ldapauth
 
 import (
@@ -68,21 +69,9 @@ type normalized struct {
 // name the key.
 func (c Config) check() (normalized, error) {
 	n := normalized{Config: c}
-	raw := strings.TrimSpace(c.URL)
-	if raw == "" {
-		return n, errs.Invalidf("ldap_url is empty")
-	}
-	if !strings.Contains(raw, "://") {
-		raw = "ldap://" + raw
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
-		return n, errs.Invalidf("ldap_url %q is not ldap://host[:port] or ldaps://host[:port]", c.URL)
-	}
-	switch u.Scheme {
-	case "ldap", "ldaps":
-	default:
-		return n, errs.Invalidf("ldap_url scheme must be ldap or ldaps, not %q", u.Scheme)
+	u, err := parseURL(c.URL)
+	if err != nil {
+		return n, err
 	}
 	if u.Scheme == "ldaps" && c.StartTLS {
 		return n, errs.Invalidf("ldap_start_tls is for ldap:// URLs; ldaps:// is TLS already")
@@ -94,11 +83,8 @@ func (c Config) check() (normalized, error) {
 	}
 	for key, dn := range map[string]string{"ldap_base_dn": n.BaseDN, "ldap_search_dn": n.SearchDN,
 		"ldap_group_base_dn": n.GroupBaseDN, "ldap_group_admin_dn": n.GroupAdminDN} {
-		if dn == "" {
-			continue
-		}
-		if _, err := ldap.ParseDN(dn); err != nil {
-			return n, errs.Invalidf("%s %q is not a DN: %v", key, dn, err)
+		if err := checkDN(key, dn); err != nil {
+			return n, err
 		}
 	}
 	if n.UID == "" {
@@ -112,8 +98,8 @@ func (c Config) check() (normalized, error) {
 	}
 	for key, a := range map[string]string{"ldap_uid": n.UID, "ldap_group_attribute_name": n.GroupNameAttribute,
 		"ldap_group_membership_attribute": n.MembershipAttribute} {
-		if !validAttribute(a) {
-			return n, errs.Invalidf("%s %q is not an attribute name", key, a)
+		if err := checkAttribute(key, a); err != nil {
+			return n, err
 		}
 	}
 	if n.Filter, err = normalizeFilter("ldap_filter", n.Filter, ""); err != nil {
@@ -123,8 +109,8 @@ func (c Config) check() (normalized, error) {
 		return n, err
 	}
 	for key, s := range map[string]int{"ldap_scope": n.Scope, "ldap_group_search_scope": n.GroupScope} {
-		if s < ScopeBase || s > ScopeSubtree {
-			return n, errs.Invalidf("%s must be 0 (base), 1 (one level) or 2 (subtree), not %d", key, s)
+		if err := checkScope(key, s); err != nil {
+			return n, err
 		}
 	}
 	if n.Timeout <= 0 {
@@ -134,16 +120,75 @@ func (c Config) check() (normalized, error) {
 		n.Timeout = time.Minute
 	}
 	if n.CACert != "" {
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
+		if n.roots, err = caPool(n.CACert); err != nil {
+			return n, err
 		}
-		if !pool.AppendCertsFromPEM([]byte(n.CACert)) {
-			return n, errs.Invalidf("ldap_ca_cert holds no PEM certificate")
-		}
-		n.roots = pool
 	}
 	return n, nil
+}
+
+// The checks of single keys, also used to refuse a bad value when it is
+// set (keys.go).
+
+func parseURL(raw string) (*url.URL, error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return nil, errs.Invalidf("ldap_url is empty")
+	}
+	if !strings.Contains(raw, "://") {
+		raw = "ldap://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil || u.Fragment != "" {
+		return nil, errs.Invalidf("ldap_url %q is not ldap://host[:port] or ldaps://host[:port]", clip(raw))
+	}
+	if u.Scheme != "ldap" && u.Scheme != "ldaps" {
+		return nil, errs.Invalidf("ldap_url scheme must be ldap or ldaps, not %q", clip(u.Scheme))
+	}
+	return u, nil
+}
+
+func checkDN(key, dn string) error {
+	if dn == "" {
+		return nil
+	}
+	if _, err := ldap.ParseDN(dn); err != nil {
+		return errs.Invalidf("%s %q is not a DN: %v", key, clip(dn), err)
+	}
+	return nil
+}
+
+func checkAttribute(key, a string) error {
+	if !validAttribute(a) {
+		return errs.Invalidf("%s %q is not an attribute name", key, clip(a))
+	}
+	return nil
+}
+
+func checkScope(key string, s int) error {
+	if s < ScopeBase || s > ScopeSubtree {
+		return errs.Invalidf("%s must be 0 (base), 1 (one level) or 2 (subtree), not %d", key, s)
+	}
+	return nil
+}
+
+func caPool(pemText string) (*x509.CertPool, error) {
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM([]byte(pemText)) {
+		return nil, errs.Invalidf("ldap_ca_cert holds no PEM certificate")
+	}
+	return pool, nil
+}
+
+// clip shortens what an error message repeats of the input.
+func clip(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "…"
+	}
+	return s
 }
 
 // normalizeFilter accepts Harbor's forms "(a=b)" and "a=b" and checks
@@ -157,7 +202,7 @@ func normalizeFilter(key, f, def string) (string, error) {
 		f = "(" + f + ")"
 	}
 	if _, err := ldap.CompileFilter(f); err != nil {
-		return "", errs.Invalidf("%s %q is not an LDAP filter: %v", key, f, err)
+		return "", errs.Invalidf("%s %q is not an LDAP filter: %v", key, clip(f), err)
 	}
 	return f, nil
 }

@@ -74,6 +74,7 @@ func (h *Handler) handle(pattern string, f func(w http.ResponseWriter, r *http.R
 func (h *Handler) routes() {
 	h.routesMisc()
 	h.routesUsers()
+	h.routesLDAP()
 	h.routesProjects()
 	h.routesMembers()
 	h.routesRobots()

@@ -25,6 +25,7 @@ type system struct {
 	storageName string
 	volumes     func() (total, free uint64, err error)
 	checks      []healthCheck
+	ldap        ldapDirectory // /ldap/* (ldap.go); nil: 404
 }
 
 type healthCheck struct {
