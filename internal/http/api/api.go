@@ -74,7 +74,9 @@ func (h *Handler) handle(pattern string, f func(w http.ResponseWriter, r *http.R
 func (h *Handler) routes() {
 	h.routesMisc()
 	h.routesUsers()
+	h.routesUserGroups()
 	h.routesLDAP()
+	h.routesCLISecret()
 	h.routesProjects()
 	h.routesMembers()
 	h.routesRobots()

@@ -71,7 +71,7 @@ func (s *Sessions) Principal(w http.ResponseWriter, r *http.Request) (access.Pri
 	if err != nil {
 		return access.Principal{}, err
 	}
-	return access.UserPrincipal(u), nil
+	return s.acc.PrincipalFor(r.Context(), u)
 }
 
 // Login checks credentials and starts a session, setting the session and
