@@ -30,6 +30,9 @@ const (
 	KeyGroupAdminDN        = "ldap_group_admin_dn"
 	KeyMembershipAttribute = "ldap_group_membership_attribute"
 	KeyGroupScope          = "ldap_group_search_scope"
+	// Accepted for Harbor's clients, which send it; berth reads groups
+	// in one search either way.
+	KeyGroupAttachParallel = "ldap_group_attach_parallel"
 )
 
 // maxTimeout bounds ldap_timeout, in seconds.
@@ -89,6 +92,7 @@ func ConfigKeys() []access.ConfigKey {
 		dn(KeyGroupAdminDN),
 		attr(KeyMembershipAttribute, DefaultMembershipAttribute),
 		scope(KeyGroupScope),
+		{Name: KeyGroupAttachParallel, Type: access.KeyBool, Default: "false"},
 	}
 }
 
