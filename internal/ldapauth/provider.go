@@ -61,7 +61,8 @@ func NewProvider(acc *access.Service, opts ...ProviderOption) *Provider {
 	return p
 }
 
-// client builds a client from the current configuration.
+// client builds a client from the current configuration. An incomplete
+// or wrong one is Invalid, which callers turn into what suits them.
 func (p *Provider) client(ctx context.Context) (*Client, Config, error) {
 	c, err := p.acc.Configuration(ctx)
 	if err != nil {
@@ -69,18 +70,27 @@ func (p *Provider) client(ctx context.Context) (*Client, Config, error) {
 	}
 	cfg := ConfigFrom(c.Extra)
 	cl, err := New(cfg)
-	if err != nil {
-		// The stored configuration is the administrator's to fix; users
-		// cannot log in meanwhile.
-		return nil, cfg, errs.Wrap(errs.Unavailable, err, "the LDAP configuration is incomplete or wrong")
+	return cl, cfg, err
+}
+
+// adminClient is client for the administrator's endpoints: a
+// configuration that cannot be used is a failed precondition.
+func (p *Provider) adminClient(ctx context.Context) (*Client, Config, error) {
+	cl, cfg, err := p.client(ctx)
+	if errs.Is(err, errs.Invalid) {
+		return nil, cfg, errs.New(errs.Conflict, "PRECONDITION", "LDAP is not configured: %s", errMsg(err))
 	}
-	return cl, cfg, nil
+	return cl, cfg, err
 }
 
 // AuthenticatePassword checks the password against the directory and
 // returns the account, importing it on first login.
 func (p *Provider) AuthenticatePassword(ctx context.Context, username, password string) (meta.User, error) {
 	cl, cfg, err := p.client(ctx)
+	if errs.Is(err, errs.Invalid) {
+		// The administrator's to fix; nobody but admin can sign in until then.
+		return meta.User{}, errs.Wrap(errs.Unavailable, err, "the LDAP configuration is incomplete or wrong")
+	}
 	if err != nil {
 		return meta.User{}, err
 	}
@@ -254,7 +264,7 @@ func (p *Provider) SearchUsers(ctx context.Context, pr access.Principal, usernam
 	if err := adminOnly(pr, "search LDAP users"); err != nil {
 		return nil, err
 	}
-	cl, _, err := p.client(ctx)
+	cl, _, err := p.adminClient(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -282,7 +292,7 @@ func (p *Provider) ImportUsers(ctx context.Context, pr access.Principal, uids []
 	if mode := p.acc.AuthMode(ctx); mode != access.AuthLDAP {
 		return nil, errs.New(errs.Conflict, "PRECONDITION", "LDAP users can be imported only in ldap_auth mode (the auth mode is %s)", mode)
 	}
-	cl, cfg, err := p.client(ctx)
+	cl, cfg, err := p.adminClient(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -317,7 +327,7 @@ func (p *Provider) SearchGroups(ctx context.Context, pr access.Principal, name, 
 	if err := adminOnly(pr, "search LDAP groups"); err != nil {
 		return nil, err
 	}
-	cl, _, err := p.client(ctx)
+	cl, _, err := p.adminClient(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -52,6 +52,13 @@ func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard,
 
 func newLDAPEnv(t *testing.T, dsn string) *ldapEnv {
 	t.Helper()
+	return newLDAPEnvMode(t, dsn, "ldap_auth")
+}
+
+// newLDAPEnvMode is newLDAPEnv with the auth mode given; "" leaves LDAP
+// unconfigured (and the mode db_auth).
+func newLDAPEnvMode(t *testing.T, dsn, mode string) *ldapEnv {
+	t.Helper()
 	ctx := context.Background()
 	db, err := meta.Open(ctx, dsn)
 	if err != nil {
@@ -82,8 +89,10 @@ func newLDAPEnv(t *testing.T, dsn string) *ldapEnv {
 	e.dir.AddUser(t, "carol", "carol-pw")
 	e.dir.AddGroup(t, "developers", alice)
 	e.dir.AddGroup(t, "admins", bob)
-	r := e.do(e.as("admin"), "PUT", "/configurations", e.ldapSettings(e.dir.URL, map[string]any{"auth_mode": "ldap_auth"}))
-	want(t, r, 200, "configure ldap_auth")
+	if mode != "" {
+		r := e.do(e.as("admin"), "PUT", "/configurations", e.ldapSettings(e.dir.URL, map[string]any{"auth_mode": mode}))
+		want(t, r, 200, "configure "+mode)
+	}
 	return e
 }
 
@@ -401,6 +410,18 @@ func TestLDAPEndpoints(t *testing.T) {
 		t.Errorf("import bob again: %s", r.body)
 	}
 
+	// A directory name berth cannot take is a refused login and a failed
+	// import, not a server error.
+	e.dir.AddUser(t, "dan#1", "dan-pw")
+	if st, _ := currentUser(t, e, cred{"dan#1", "dan-pw"}); st != 401 {
+		t.Errorf("login as dan#1: %d, want 401", st)
+	}
+	r = e.do(admin, "POST", "/ldap/users/import", map[string]any{"ldap_uid_list": []string{"dan#1"}})
+	want(t, r, 404, "import dan#1")
+	if !strings.Contains(string(r.body), "illegal characters") {
+		t.Errorf("import dan#1: %s", r.body)
+	}
+
 	// groups/search, with the berth group's id once it exists.
 	r = e.do(admin, "GET", "/ldap/groups/search?groupname=admins", nil)
 	want(t, r, 200, "search group admins")
@@ -449,5 +470,35 @@ func TestLDAPLoginTLS(t *testing.T) {
 				t.Errorf("alice over %s: %d, want %d", tc.name, st, tc.status)
 			}
 		})
+	}
+}
+
+// Before the switch to ldap_auth: the administrator can test and search
+// the directory, directory users cannot sign in and none are imported;
+// without settings the endpoints say what is missing.
+func TestLDAPBeforeSwitch(t *testing.T) {
+	e := newLDAPEnvMode(t, filepath.Join(t.TempDir(), "meta.db"), "db_auth")
+	admin := e.as("admin")
+	r := e.do(admin, "POST", "/ldap/ping", nil)
+	if want(t, r, 200, "ping"); !strings.Contains(string(r.body), `"success":true`) {
+		t.Errorf("ping in db_auth: %s", r.body)
+	}
+	want(t, e.do(admin, "GET", "/ldap/users/search?username=alice", nil), 200, "search in db_auth")
+	if st, _ := currentUser(t, e, cred{"alice", "alice-pw"}); st != 401 {
+		t.Errorf("alice in db_auth: %d, want 401", st)
+	}
+	wantErr(t, e.do(admin, "POST", "/ldap/users/import", map[string]any{"ldap_uid_list": []string{"alice"}}), 412, "ldap_auth", "import in db_auth")
+
+	bare := newLDAPEnvMode(t, filepath.Join(t.TempDir(), "meta.db"), "")
+	wantErr(t, bare.do(admin, "GET", "/ldap/users/search", nil), 412, "ldap_url", "search without settings")
+	wantErr(t, bare.do(admin, "GET", "/ldap/groups/search", nil), 412, "ldap_url", "group search without settings")
+	wantErr(t, bare.do(admin, "POST", "/ldap/ping", nil), 400, "ldap_url", "ping without settings")
+	// ldap_auth without settings: only the admin can sign in.
+	want(t, bare.do(admin, "PUT", "/configurations", map[string]any{"auth_mode": "ldap_auth"}), 200, "switch without settings")
+	if st, _ := currentUser(t, bare, cred{"alice", "alice-pw"}); st != 503 {
+		t.Errorf("alice in ldap_auth without settings: %d, want 503", st)
+	}
+	if st, _ := currentUser(t, bare, admin); st != 200 {
+		t.Errorf("admin in ldap_auth without settings: %d", st)
 	}
 }
