@@ -16,6 +16,7 @@ import (
 	"github.com/berth-registry/berth/internal/http/token"
 	"github.com/berth-registry/berth/internal/ldapauth"
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/oidcauth"
 	"github.com/berth-registry/berth/internal/registry"
 )
 
@@ -40,6 +41,7 @@ func setupIdentity(ctx context.Context, cfg config.Config, db *meta.DB, svc *reg
 		access.WithTokenTTL(cfg.Auth.TokenExpiry),
 		access.WithProjectCreation(cfg.Auth.ProjectCreation),
 		access.WithConfigKeys(ldapauth.ConfigKeys()...),
+		access.WithConfigKeys(oidcauth.ConfigKeys()...),
 	)
 	if err != nil {
 		return nil, err
@@ -61,7 +63,7 @@ func setupIdentity(ctx context.Context, cfg config.Config, db *meta.DB, svc *reg
 		authn:    authn,
 		registry: auth.NewRegistry(authn),
 		token:    token.New(authn, logger),
-		api:      api.New(acc, authn, svc, logger, api.WithLDAP(directory)),
+		api:      api.New(acc, authn, svc, logger, api.WithLDAP(directory), api.WithOIDC(oidcauth.New(acc, oidcauth.WithLogger(logger)))),
 	}, nil
 }
 

@@ -256,3 +256,21 @@ func TestExternalIdentities(t *testing.T) {
 		diff(t, "identities after deletion", 1, count(t, db, `SELECT count(*) FROM user_identities`))
 	})
 }
+
+func TestOIDCStates(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *DB) {
+		ctx := context.Background()
+		q := db.Q()
+		future := time.Now().Add(time.Minute)
+		must(t, q.PutOIDCState(ctx, "a", future))
+		wantKind(t, q.PutOIDCState(ctx, "a", future), errs.Conflict)
+		must(t, q.PutOIDCState(ctx, "old", time.Now().Add(-time.Second)))
+		// Taken once only.
+		diff(t, "first take", true, must1[bool](t)(q.TakeOIDCState(ctx, "a", time.Now())))
+		diff(t, "second take", false, must1[bool](t)(q.TakeOIDCState(ctx, "a", time.Now())))
+		diff(t, "expired", false, must1[bool](t)(q.TakeOIDCState(ctx, "old", time.Now())))
+		// A new state sweeps expired ones.
+		must(t, q.PutOIDCState(ctx, "b", future))
+		diff(t, "rows", 1, count(t, db, `SELECT count(*) FROM oidc_states`))
+	})
+}

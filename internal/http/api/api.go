@@ -77,6 +77,7 @@ func (h *Handler) routes() {
 	h.routesUserGroups()
 	h.routesLDAP()
 	h.routesCLISecret()
+	h.routesOIDC()
 	h.routesProjects()
 	h.routesMembers()
 	h.routesRobots()

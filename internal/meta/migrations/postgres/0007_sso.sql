@@ -46,3 +46,10 @@ CREATE TABLE user_identities (
     updated_at      TIMESTAMPTZ NOT NULL,
     UNIQUE (source, issuer, subject)
 );
+
+-- OIDC sign-ins in progress: the hash of each state handed to the
+-- provider, so that a callback is accepted once, on any node.
+CREATE TABLE oidc_states (
+    state_hash TEXT NOT NULL PRIMARY KEY,
+    expires_at TIMESTAMPTZ NOT NULL
+);
