@@ -323,6 +323,13 @@ func TestOIDCSignIn(t *testing.T) {
 		if s, _ := e.tokenStatus("alice", aliceSecret, "library/x"); s != 200 {
 			t.Errorf("alice with her CLI secret: %d, want 200", s)
 		}
+		// The UI form takes only the admin's password.
+		if r := e.do(nil, "POST", "/c/login", map[string]any{"principal": "alice", "password": aliceSecret}); r.status != 403 {
+			t.Errorf("UI login with a CLI secret: %d %s", r.status, r.body)
+		}
+		if r := e.do(nil, "POST", "/c/login", map[string]any{"principal": "admin", "password": adminPassword}); r.status != 200 {
+			t.Errorf("UI login of the admin: %d %s", r.status, r.body)
+		}
 		// No local users in oidc_auth.
 		r := e.do(nil, "POST", "/api/v2.0/users", map[string]any{"username": "local", "password": "Local12345"}, "admin", adminPassword)
 		if r.status != 403 {

@@ -84,6 +84,12 @@ func (s *Sessions) Login(w http.ResponseWriter, r *http.Request, username, passw
 	if p.Kind != access.UserKind {
 		return access.Principal{}, errs.New(errs.Denied, "FORBIDDEN", "robot accounts cannot sign in to the UI")
 	}
+	// In oidc_auth the UI belongs to the provider: a CLI secret opens the
+	// command line, not a session. Only the first administrator signs in
+	// with a password.
+	if p.UserID != 1 && s.acc.AuthMode(r.Context()) == access.AuthOIDC {
+		return access.Principal{}, errs.New(errs.Denied, "FORBIDDEN", "sign in through the OIDC provider (/c/oidc/login)")
+	}
 	if err := s.Start(w, r, p, "login"); err != nil {
 		return access.Principal{}, err
 	}
