@@ -96,7 +96,7 @@ func (s *Service) authenticate(ctx context.Context, username, secret string) (Pr
 			return Principal{}, "", err
 		}
 		if ext && ident.Source == meta.SourceOIDC {
-			reason, err := s.verifyCLISecret(ctx, u, ident, secret)
+			reason, err := s.verifyCLISecret(ctx, &u, ident, secret)
 			if err != nil || reason != "" {
 				return Principal{}, reason, err
 			}

@@ -151,7 +151,7 @@ func checkCLISecret(secret string) error {
 // verifyCLISecret checks secret against u's stored CLI secret and asks
 // the provider about u when due. It returns a reason for refusal, "" when
 // u may go on.
-func (s *Service) verifyCLISecret(ctx context.Context, u meta.User, ident meta.UserIdentity, secret string) (string, error) {
+func (s *Service) verifyCLISecret(ctx context.Context, u *meta.User, ident meta.UserIdentity, secret string) (string, error) {
 	if !macEqual(s.secretMAC(secret), ident.CLISecretHash) {
 		return "wrong CLI secret", nil
 	}

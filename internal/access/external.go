@@ -198,11 +198,18 @@ type PasswordProvider interface {
 // IdentityChecker asks the provider whether an external user is still
 // allowed in, when the user's CLI secret is used and the last check is
 // older than recheckInterval. refreshToken is the stored one (unsealed,
-// "" when none). It returns a new refresh token ("" to keep the old one),
-// or an error: Unauthorized when the provider refused (the user is
-// disabled or gone), anything else when the provider could not be asked.
+// "" when none). An error refuses the user: Unauthorized when the provider
+// refused (the user is disabled or gone), anything else when the provider
+// could not be asked.
 type IdentityChecker interface {
-	Recheck(ctx context.Context, u meta.User, id meta.UserIdentity, refreshToken string) (string, error)
+	Recheck(ctx context.Context, u meta.User, id meta.UserIdentity, refreshToken string) (Rechecked, error)
+}
+
+// Rechecked is what the provider said when asked again.
+type Rechecked struct {
+	RefreshToken string           // the new refresh token; "" keeps the stored one
+	Groups       []meta.UserGroup // the user's groups now; nil when the provider did not say
+	Admin        *bool            // admin-group membership now; nil when not known
 }
 
 // providers holds the provider hooks, set once at start.
@@ -253,7 +260,7 @@ const recheckInterval = 5 * time.Minute
 // returns a reason for refusal ("" when u may go on), or an error when
 // the provider could not be asked: then access is refused too, since
 // nobody vouches for the user.
-func (s *Service) recheck(ctx context.Context, u meta.User, id meta.UserIdentity) (string, error) {
+func (s *Service) recheck(ctx context.Context, u *meta.User, id meta.UserIdentity) (string, error) {
 	if s.now().Sub(id.VerifiedAt) < recheckInterval {
 		return "", nil
 	}
@@ -265,7 +272,7 @@ func (s *Service) recheck(ctx context.Context, u meta.User, id meta.UserIdentity
 	if err != nil {
 		return "the stored refresh token cannot be read", nil
 	}
-	next, err := c.Recheck(ctx, u, id, string(rt))
+	got, err := c.Recheck(ctx, *u, id, string(rt))
 	if errs.Is(err, errs.Unauthorized) {
 		return "the identity provider refused the user: " + errMessage(err), nil
 	}
@@ -273,13 +280,10 @@ func (s *Service) recheck(ctx context.Context, u meta.User, id meta.UserIdentity
 		s.log.Warn("identity provider re-check failed", "username", u.Username, "err", err)
 		return "the identity provider could not be reached to re-check the user", nil
 	}
-	var sealed []byte
-	if next != "" {
-		if sealed, err = s.Seal(purposeRefreshToken, []byte(next)); err != nil {
-			return "", err
-		}
-	}
-	if err := s.db.Q().UpdateIdentityVerified(ctx, u.ID, sealed, s.now().UTC()); err != nil {
+	// What the provider says now about groups and the admin group holds
+	// from now on, as at a sign-in.
+	l := ExternalLogin{Groups: got.Groups, Admin: got.Admin, RefreshToken: got.RefreshToken}
+	if err := s.syncExternal(ctx, u, l, false); err != nil {
 		return "", err
 	}
 	return "", nil

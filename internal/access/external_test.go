@@ -275,14 +275,15 @@ func TestRolesNested(t *testing.T) {
 type fakeChecker struct {
 	calls  int
 	refuse bool
+	groups []meta.UserGroup
 }
 
-func (f *fakeChecker) Recheck(ctx context.Context, u meta.User, id meta.UserIdentity, rt string) (string, error) {
+func (f *fakeChecker) Recheck(ctx context.Context, u meta.User, id meta.UserIdentity, rt string) (Rechecked, error) {
 	f.calls++
 	if f.refuse {
-		return "", errs.New(errs.Unauthorized, "", "invalid_grant")
+		return Rechecked{}, errs.New(errs.Unauthorized, "", "invalid_grant")
 	}
-	return rt + "+", nil
+	return Rechecked{RefreshToken: rt + "+", Groups: f.groups}, nil
 }
 
 func TestCLISecret(t *testing.T) {
@@ -316,8 +317,10 @@ func TestCLISecret(t *testing.T) {
 		t.Fatalf("fresh login re-checked: calls %d, %v", chk.calls, err)
 	}
 	c.t = c.t.Add(recheckInterval + time.Second)
-	if _, err := s.Authenticate(ctx, "carol", secret, "a"); err != nil || chk.calls != 1 {
-		t.Fatalf("stale: calls %d, %v", chk.calls, err)
+	chk.groups = []meta.UserGroup{{Name: "late", Type: meta.GroupOIDC}}
+	got, err = s.Authenticate(ctx, "carol", secret, "a")
+	if err != nil || chk.calls != 1 || len(got.GroupIDs) != 1 {
+		t.Fatalf("stale: calls %d, groups %v, %v", chk.calls, got.GroupIDs, err)
 	}
 	id, _ := s.db.Q().GetUserIdentity(ctx, u.ID)
 	if rt, _ := s.Unseal(purposeRefreshToken, id.RefreshToken); string(rt) != "rt0+" {

@@ -146,38 +146,60 @@ func errMsg(err error) string {
 
 // Recheck refreshes the user's tokens with the provider (access calls it
 // when the user's CLI secret is used and the last check is stale). A
-// provider that refuses the refresh token refuses the user.
-func (rp *RP) Recheck(ctx context.Context, u meta.User, id meta.UserIdentity, refreshToken string) (string, error) {
+// provider that refuses the refresh token refuses the user; a refreshed
+// ID token that lists groups updates them.
+func (rp *RP) Recheck(ctx context.Context, u meta.User, id meta.UserIdentity, refreshToken string) (access.Rechecked, error) {
 	if refreshToken == "" {
-		return "", errs.New(errs.Unauthorized, "", "no refresh token is stored for %s (the provider must issue one: add offline_access to oidc_scope); sign in through the web UI", u.Username)
+		return access.Rechecked{}, errs.New(errs.Unauthorized, "", "no refresh token is stored for %s (the provider must issue one: add offline_access to oidc_scope); sign in through the web UI", u.Username)
 	}
 	s, err := rp.settings(ctx)
 	if err != nil {
-		return "", err
+		return access.Rechecked{}, err
 	}
 	p, err := rp.provider(ctx, s.Endpoint, s.VerifyCert)
 	if err != nil {
-		return "", err
+		return access.Rechecked{}, err
 	}
-	cfg := rp.oauth2Config(s, p, "")
-	tok, err := cfg.TokenSource(rp.ctx(ctx, s.VerifyCert), &oauth2.Token{RefreshToken: refreshToken}).Token()
+	pctx := rp.ctx(ctx, s.VerifyCert)
+	tok, err := rp.oauth2Config(s, p, "").TokenSource(pctx, &oauth2.Token{RefreshToken: refreshToken}).Token()
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && (re.ErrorCode == "invalid_grant" || re.ErrorCode == "unauthorized_client" ||
 		(re.Response != nil && re.Response.StatusCode >= 400 && re.Response.StatusCode < 500)) {
-		return "", errs.New(errs.Unauthorized, "", "refresh refused: %s %s", re.ErrorCode, clip(re.ErrorDescription))
+		return access.Rechecked{}, errs.New(errs.Unauthorized, "", "refresh refused: %s %s", re.ErrorCode, clip(re.ErrorDescription))
 	}
 	if err != nil {
-		return "", fmt.Errorf("refresh with %s: %w", s.Endpoint, err)
+		return access.Rechecked{}, fmt.Errorf("refresh with %s: %w", s.Endpoint, err)
 	}
-	if raw, ok := tok.Extra("id_token").(string); ok && raw != "" {
-		// A new ID token must still be about the same user.
-		idt, err := p.Verifier(&gooidc.Config{ClientID: s.ClientID, Now: rp.acc.Now}).Verify(rp.ctx(ctx, s.VerifyCert), raw)
-		if err != nil {
-			return "", errs.New(errs.Unauthorized, "", "the refreshed ID token is not valid: %s", clip(err.Error()))
-		}
-		if idt.Subject != id.Subject || idt.Issuer != id.Issuer {
-			return "", errs.New(errs.Unauthorized, "", "the refreshed ID token is about another user")
-		}
+	out := access.Rechecked{RefreshToken: tok.RefreshToken}
+	if out.RefreshToken == refreshToken {
+		out.RefreshToken = "" // not rotated
 	}
-	return tok.RefreshToken, nil
+	raw, _ := tok.Extra("id_token").(string)
+	if raw == "" {
+		return out, nil
+	}
+	// A new ID token must still be about the same user; its groups are
+	// the user's groups now. (Refreshed ID tokens carry no nonce.)
+	idt, err := p.Verifier(&gooidc.Config{ClientID: s.ClientID, Now: rp.acc.Now}).Verify(pctx, raw)
+	if err != nil {
+		return access.Rechecked{}, idTokenError(err)
+	}
+	if idt.Subject != id.Subject || idt.Issuer != id.Issuer {
+		return access.Rechecked{}, errs.New(errs.Unauthorized, "", "the refreshed ID token is about another user")
+	}
+	claims := map[string]any{}
+	if err := idt.Claims(&claims); err != nil || s.GroupsClaim == "" {
+		return out, nil
+	}
+	if _, ok := claims[s.GroupsClaim]; !ok {
+		return out, nil // the provider puts groups in the first token only
+	}
+	var fresh Identity
+	mapClaims(&fresh, claims, s)
+	out.Groups = make([]meta.UserGroup, len(fresh.Groups))
+	for i, g := range fresh.Groups {
+		out.Groups[i] = meta.UserGroup{Name: g, Type: meta.GroupOIDC}
+	}
+	out.Admin = fresh.Admin
+	return out, nil
 }

@@ -423,6 +423,26 @@ func TestOIDCSignIn(t *testing.T) {
 		}
 	})
 
+	t.Run("provider changes the groups", func(t *testing.T) {
+		// frank gets team access through devs, then loses devs at the
+		// provider: at the next re-check his CLI secret loses it too.
+		e.op.AddUser(oidctest.User{ID: "u-frank", Username: "frank", Password: "pw-frank", Groups: []string{"devs"}})
+		frank := newBrowser(t)
+		e.signIn(frank, "frank", "pw-frank")
+		u := e.current(frank)
+		if _, acts := e.tokenStatus("frank", u.OIDCUserMeta.Secret, "team/app"); acts != "pull,push" {
+			t.Fatalf("frank in devs: %q", acts)
+		}
+		e.op.SetGroups("u-frank", "ops")
+		if _, acts := e.tokenStatus("frank", u.OIDCUserMeta.Secret, "team/app"); acts != "pull,push" {
+			t.Fatalf("frank before the re-check is due: %q", acts)
+		}
+		e.ageVerification(t, u.UserID)
+		if s, acts := e.tokenStatus("frank", u.OIDCUserMeta.Secret, "team/app"); s != 200 || acts != "" {
+			t.Errorf("frank after leaving devs: %d %q, want 200 and nothing", s, acts)
+		}
+	})
+
 	t.Run("provider disables the user", func(t *testing.T) {
 		dave := newBrowser(t)
 		e.signIn(dave, "dave", "pw-dave")
