@@ -5,7 +5,7 @@
 #   scripts/deps.sh --check  only report; exit 1 when something is missing
 #
 # The tests start their own services from these packages (scripts/pg.sh,
-# scripts/dockerd.sh); installing must not start the system's instances,
+# scripts/dockerd.sh, ldaptest's slapd); installing must not start the system's instances,
 # so a policy-rc.d that forbids service starts is in place while apt runs.
 set -euo pipefail
 
@@ -16,6 +16,8 @@ packages=(
 	curl       # health checks in scripts/conformance.sh
 	util-linux # runuser, setsid, findmnt
 	iproute2   # ip netns/veth for the TLS test that docker must refuse (test/tlse2e)
+	slapd      # the LDAP server internal/testutil/ldaptest starts per test
+	ldap-utils # ldapadd, with which ldaptest loads LDIF
 )
 
 installed() {

@@ -30,7 +30,7 @@ func (s *Service) ListAuditLogs(ctx context.Context, p Principal, o meta.ListOpt
 	}
 	var ids []int64
 	if p.Kind == UserKind {
-		roles, err := q.UserRoles(ctx, p.UserID)
+		roles, err := s.principalRoles(ctx, p)
 		if err != nil {
 			return nil, 0, err
 		}

@@ -71,14 +71,41 @@ func (s *Service) authenticate(ctx context.Context, username, secret string) (Pr
 		return p, "", nil
 	}
 	u, err := q.GetUserByName(ctx, username)
-	if errs.Is(err, errs.NotFound) {
+	found := err == nil
+	if err != nil && !errs.Is(err, errs.NotFound) {
+		return Principal{}, "", err
+	}
+	// The first administrator always signs in with its password; the
+	// others as the auth mode says (authmode.go).
+	mode := AuthDB
+	if !found || u.ID != adminUserID {
+		mode = s.AuthMode(ctx)
+	}
+	if mode == AuthLDAP {
+		return s.authenticateDirectory(ctx, username, secret)
+	}
+	if !found {
 		// Spend the same time as a real check so that timing does not
 		// reveal which accounts exist.
 		VerifySecret(dummyHash, secret)
 		return Principal{}, "no such user", nil
 	}
-	if err != nil {
-		return Principal{}, "", err
+	if u.ID != adminUserID {
+		ident, ext, err := s.externalSource(ctx, u.ID)
+		if err != nil {
+			return Principal{}, "", err
+		}
+		if ext && ident.Source == meta.SourceOIDC {
+			reason, err := s.verifyCLISecret(ctx, &u, ident, secret)
+			if err != nil || reason != "" {
+				return Principal{}, reason, err
+			}
+			p, err := s.PrincipalFor(ctx, u)
+			return p, "", err
+		}
+		if mode == AuthOIDC {
+			return Principal{}, "passwords are not accepted in oidc_auth mode", nil
+		}
 	}
 	if u.PasswordHash == "" || !s.verify(u.PasswordHash, username, secret) {
 		return Principal{}, "wrong password", nil
@@ -86,7 +113,32 @@ func (s *Service) authenticate(ctx context.Context, username, secret string) (Pr
 	if u.Disabled {
 		return Principal{}, "the account is disabled", nil
 	}
-	return UserPrincipal(u), "", nil
+	p, err := s.PrincipalFor(ctx, u)
+	return p, "", err
+}
+
+// authenticateDirectory checks a password against the directory of the
+// ldap_auth mode.
+func (s *Service) authenticateDirectory(ctx context.Context, username, secret string) (Principal, string, error) {
+	pp := s.passwordProvider(AuthLDAP)
+	if pp == nil {
+		return Principal{}, "ldap_auth mode without an LDAP provider", nil
+	}
+	if secret == "" {
+		return Principal{}, "empty password", nil // an empty password would be an anonymous bind
+	}
+	u, err := pp.AuthenticatePassword(ctx, username, secret)
+	if errs.Is(err, errs.Unauthorized) {
+		return Principal{}, errMessage(err), nil
+	}
+	if err != nil {
+		return Principal{}, "", err
+	}
+	if u.Disabled {
+		return Principal{}, "the account is disabled", nil
+	}
+	p, err := s.PrincipalFor(ctx, u)
+	return p, "", err
 }
 
 // UserPrincipal builds the principal of a user row.

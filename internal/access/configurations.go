@@ -3,7 +3,9 @@ package access
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,6 +40,10 @@ type Configuration struct {
 	ReadOnly           bool   // refuse every push and delete
 	RobotTokenDuration int64  // days; the default lifetime offered for new robots
 	BannerMessage      string // shown by the UI (Harbor's JSON-encoded banner object)
+	AuthMode           string // AuthDB, AuthOIDC or AuthLDAP
+	// Extra holds every provider key (WithConfigKeys): its value, or its
+	// default when never set; secret ones unsealed.
+	Extra map[string]string
 }
 
 // ConfigurationUpdate holds the values to change; nil keeps a value.
@@ -48,6 +54,8 @@ type ConfigurationUpdate struct {
 	ReadOnly           *bool
 	RobotTokenDuration *int64
 	BannerMessage      *string
+	AuthMode           *string
+	Extra              map[string]string // provider keys to set
 }
 
 // confCache is one node's view of the configuration. The zero value is
@@ -95,6 +103,8 @@ func (s *Service) loadConfiguration(ctx context.Context) (Configuration, error) 
 		ProjectCreation:    s.projectCreation,
 		StoragePerProject:  -1,
 		RobotTokenDuration: 30,
+		AuthMode:           AuthDB,
+		Extra:              map[string]string{},
 	}
 	q := s.db.Q()
 	read := func(key string, set func(string) error) error {
@@ -128,8 +138,29 @@ func (s *Service) loadConfiguration(ctx context.Context) (Configuration, error) 
 		{confReadOnly, parseBool(&v.ReadOnly)},
 		{confRobotTokenDuration, parseInt(&v.RobotTokenDuration)},
 		{confBannerMessage, func(x string) error { v.BannerMessage = x; return nil }},
+		{confAuthMode, func(x string) error { v.AuthMode = x; return checkAuthMode(x) }},
 	} {
 		if err := read(r.key, r.set); err != nil {
+			return Configuration{}, err
+		}
+	}
+	if checkAuthMode(v.AuthMode) != nil {
+		v.AuthMode = AuthDB
+	}
+	for _, k := range s.extraKeys {
+		v.Extra[k.Name] = k.Default
+		err := read(extraSetting(k.Name), func(x string) error {
+			if k.Secret {
+				plain, err := s.Unseal("config:"+k.Name, []byte(x))
+				if err != nil {
+					return err
+				}
+				x = string(plain)
+			}
+			v.Extra[k.Name] = x
+			return nil
+		})
+		if err != nil {
 			return Configuration{}, err
 		}
 	}
@@ -198,6 +229,31 @@ func (s *Service) UpdateConfiguration(ctx context.Context, p Principal, source s
 		}
 		set = append(set, kv{confBannerMessage, *u.BannerMessage})
 	}
+	if u.AuthMode != nil {
+		cur, err := s.Configuration(ctx)
+		if err != nil {
+			return err
+		}
+		if err := s.checkAuthModeChange(ctx, cur.AuthMode, *u.AuthMode); err != nil {
+			return err
+		}
+		set = append(set, kv{confAuthMode, *u.AuthMode})
+	}
+	for _, name := range sortedKeys(u.Extra) {
+		val := u.Extra[name]
+		if err := s.checkExtra(name, val); err != nil {
+			return err
+		}
+		if k, _ := s.configKey(name); k.Secret {
+			sealed, err := s.Seal("config:"+name, []byte(val))
+			if err != nil {
+				return err
+			}
+			set = append(set, kv{extraSetting(name), string(sealed)})
+			continue
+		}
+		set = append(set, kv{extraSetting(name), val})
+	}
 	if len(set) == 0 {
 		return nil
 	}
@@ -218,7 +274,11 @@ func (s *Service) UpdateConfiguration(ctx context.Context, p Principal, source s
 		if i > 0 {
 			detail += ", "
 		}
-		detail += x.key + "=" + clip(x.val)
+		val := clip(x.val)
+		if k, ok := s.configKey(strings.TrimPrefix(x.key, "config.")); ok && k.Secret {
+			val = "***" // never in the audit log
+		}
+		detail += x.key + "=" + val
 	}
 	s.Audit(ctx, meta.AuditLog{Username: p.Name(), Resource: "configurations", ResourceType: "configuration",
 		Operation: "update", SourceIP: source, Detail: detail})
@@ -249,7 +309,17 @@ func (s *Service) currentConfiguration() Configuration {
 	v, err := s.Configuration(context.Background())
 	if err != nil {
 		s.log.Warn("read configuration", "err", err)
-		return Configuration{ProjectCreation: s.projectCreation, StoragePerProject: -1, RobotTokenDuration: 30}
+		return Configuration{ProjectCreation: s.projectCreation, StoragePerProject: -1, RobotTokenDuration: 30,
+			AuthMode: AuthDB, Extra: map[string]string{}}
 	}
 	return v
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }

@@ -9,16 +9,22 @@ import (
 )
 
 // Project members: who may list, add, change and remove them, following
-// Harbor's member API. Only users can be members while berth
-// authenticates against its own database; groups come with LDAP or OIDC.
+// Harbor's member API. Members are users or user groups (usergroups.go);
+// a user holds its own role and those of its groups.
 
 // MemberSpec is a request to add a member: a user by ID or, when UserID
-// is 0, by name. Group is set when the request named a group.
+// is 0, by name; or, when Group is set, a user group by GroupID or, when
+// that is 0, by type and name (LDAP: DN), created when new as Harbor does.
 type MemberSpec struct {
 	RoleID   int
 	UserID   int64
 	Username string
-	Group    bool
+
+	Group     bool
+	GroupID   int64
+	GroupName string
+	GroupType int
+	GroupDN   string
 }
 
 func checkRole(role int) error {
@@ -77,11 +83,12 @@ func (s *Service) AddMember(ctx context.Context, p Principal, source string, ref
 	if err := checkRole(spec.RoleID); err != nil {
 		return meta.Member{}, err
 	}
+	if spec.Group {
+		return s.addGroupMember(ctx, p, source, pr, spec)
+	}
 	q := s.db.Q()
 	var u meta.User
 	switch {
-	case spec.Group:
-		return meta.Member{}, errs.New(errs.Invalid, "", "group members are not supported in db auth")
 	case spec.UserID > 0:
 		u, err = q.GetUser(ctx, spec.UserID)
 		if errs.Is(err, errs.NotFound) {
@@ -112,6 +119,43 @@ func (s *Service) AddMember(ctx context.Context, p Principal, source string, ref
 		return meta.Member{}, fmt.Errorf("add member %s to project %s: %w", u.Username, pr.Name, err)
 	}
 	m.EntityName = u.Username
+	s.auditMember(ctx, p, source, pr, m, "create", RoleName(m.RoleID))
+	return m, nil
+}
+
+// addGroupMember gives a user group a role in pr.
+func (s *Service) addGroupMember(ctx context.Context, p Principal, source string, pr meta.Project, spec MemberSpec) (meta.Member, error) {
+	q := s.db.Q()
+	var g meta.UserGroup
+	var err error
+	if spec.GroupID > 0 {
+		g, err = q.GetUserGroup(ctx, spec.GroupID)
+		if errs.Is(err, errs.NotFound) {
+			return meta.Member{}, errs.New(errs.Invalid, "", "user group %d does not exist", spec.GroupID)
+		}
+	} else {
+		want := meta.UserGroup{Name: spec.GroupName, Type: spec.GroupType, LDAPDN: spec.GroupDN}
+		if want.Type == meta.GroupLDAP && want.Name == "" {
+			want.Name = want.LDAPDN
+		}
+		if err := s.checkGroupSpec(ctx, want); err != nil {
+			return meta.Member{}, err
+		}
+		g, err = q.EnsureUserGroup(ctx, want)
+	}
+	if err != nil {
+		return meta.Member{}, fmt.Errorf("member group: %w", err)
+	}
+	m, err := q.AddMember(ctx, meta.Member{ProjectID: pr.ID, EntityType: meta.MemberGroup, EntityID: g.ID, RoleID: spec.RoleID})
+	if errs.Is(err, errs.Conflict) {
+		return meta.Member{}, errs.New(errs.Conflict, "CONFLICT", "group %s is already a member of project %s", g.Name, pr.Name)
+	}
+	if errs.Is(err, errs.NotFound) {
+		return meta.Member{}, errs.New(errs.NotFound, "NOT_FOUND", "%s", errMessage(err))
+	}
+	if err != nil {
+		return meta.Member{}, fmt.Errorf("add group %s to project %s: %w", g.Name, pr.Name, err)
+	}
 	s.auditMember(ctx, p, source, pr, m, "create", RoleName(m.RoleID))
 	return m, nil
 }

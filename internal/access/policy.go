@@ -20,7 +20,9 @@ func ProjectOf(repo string) string {
 }
 
 // Role returns p's role in project, or 0 when it has none. System
-// administrators are reported as Project Admin.
+// administrators are reported as Project Admin. A user holds the union of
+// its own role and its groups' roles; Harbor's roles are nested, so the
+// union is the strongest of them (bestRole).
 func (s *Service) Role(ctx context.Context, p Principal, project meta.Project) (int, error) {
 	switch {
 	case p.SysAdmin:
@@ -28,14 +30,51 @@ func (s *Service) Role(ctx context.Context, p Principal, project meta.Project) (
 	case p.Kind != UserKind:
 		return 0, nil
 	}
-	role, err := s.db.Q().MemberRole(ctx, project.ID, p.UserID)
-	if errs.Is(err, errs.NotFound) {
+	return s.memberRole(ctx, p, project)
+}
+
+// memberRole is p's role as a member of pr, directly or through its
+// groups (0 for none, and for anyone but users).
+func (s *Service) memberRole(ctx context.Context, p Principal, pr meta.Project) (int, error) {
+	if p.Kind != UserKind {
 		return 0, nil
 	}
+	roles, err := s.db.Q().MemberRoles(ctx, pr.ID, p.UserID, p.GroupIDs)
 	if err != nil {
-		return 0, fmt.Errorf("role of %s in %s: %w", p.Username, project.Name, err)
+		return 0, fmt.Errorf("role of %s in %s: %w", p.Username, pr.Name, err)
 	}
-	return role, nil
+	return bestRole(roles...), nil
+}
+
+// principalRoles is p's role in every project it is a member of,
+// directly or through its groups.
+func (s *Service) principalRoles(ctx context.Context, p Principal) (map[int64]int, error) {
+	all, err := s.db.Q().PrincipalRoles(ctx, p.UserID, p.GroupIDs)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]int, len(all))
+	for id, roles := range all {
+		out[id] = bestRole(roles...)
+	}
+	return out, nil
+}
+
+// roleRank orders Harbor's roles by what they grant; each grants all
+// that the ones below it grant (TestRolesNested).
+var roleRank = map[int]int{
+	RoleLimitedGuest: 1, RoleGuest: 2, RoleDeveloper: 3, RoleMaintainer: 4, RoleProjectAdmin: 5,
+}
+
+// bestRole returns the strongest of roles, 0 for none.
+func bestRole(roles ...int) int {
+	best := 0
+	for _, r := range roles {
+		if roleRank[r] > roleRank[best] {
+			best = r
+		}
+	}
+	return best
 }
 
 // Can reports whether p may do action on resource in project.

@@ -24,6 +24,10 @@ type Principal struct {
 	Username string // for robots, the full name with prefix
 	SysAdmin bool
 	Robot    *RobotInfo
+	// GroupIDs are the user's groups (from its identity provider, as last
+	// seen at login), whose project roles it holds too. Resolved when the
+	// principal is built (PrincipalFor).
+	GroupIDs []int64
 }
 
 // RobotInfo is what a robot principal carries for policy decisions.

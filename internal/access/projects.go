@@ -318,7 +318,7 @@ func (s *Service) visibility(ctx context.Context, p Principal) (meta.ProjectFilt
 	case p.SysAdmin:
 		return meta.ProjectFilter{All: true}, nil
 	case p.Kind == UserKind:
-		return meta.ProjectFilter{UserID: p.UserID}, nil
+		return meta.ProjectFilter{UserID: p.UserID, GroupIDs: p.GroupIDs}, nil
 	case p.Kind == RobotKind:
 		f := meta.ProjectFilter{}
 		if p.Robot.ProjectID != 0 {
@@ -385,7 +385,7 @@ func (s *Service) ListProjects(ctx context.Context, p Principal, o meta.ListOpti
 	}
 	var roles map[int64]int
 	if p.Kind == UserKind {
-		if roles, err = s.db.Q().UserRoles(ctx, p.UserID); err != nil {
+		if roles, err = s.principalRoles(ctx, p); err != nil {
 			return nil, 0, err
 		}
 	}
@@ -423,19 +423,6 @@ func (s *Service) view(ctx context.Context, p Principal, pr meta.Project, role i
 	togglable := p.SysAdmin || role == RoleProjectAdmin ||
 		(p.Kind == RobotKind && p.Robot.grants(pr.Name, ResProject, ActUpdate))
 	return ProjectView{Project: pr, OwnerName: name, RepoCount: n, Role: role, Togglable: togglable}, nil
-}
-
-// memberRole is p's role as a direct member of pr (0 for none, and for
-// anyone but users).
-func (s *Service) memberRole(ctx context.Context, p Principal, pr meta.Project) (int, error) {
-	if p.Kind != UserKind {
-		return 0, nil
-	}
-	role, err := s.db.Q().MemberRole(ctx, pr.ID, p.UserID)
-	if errs.Is(err, errs.NotFound) {
-		return 0, nil
-	}
-	return role, err
 }
 
 // GetProject returns the project if p may read it.

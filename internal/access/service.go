@@ -30,6 +30,9 @@ type Service struct {
 	cache           *verifyCache
 	conf            confCache // run-time configuration (configurations.go)
 	later           AuditQueue
+	secretKey       []byte    // seals stored secrets (seal.go)
+	extraKeys       []ConfigKey
+	providers       providers // identity providers behind external users (external.go)
 }
 
 // AuditQueue takes audit entries for writing later (package pulls).
@@ -88,6 +91,9 @@ func New(ctx context.Context, db *meta.DB, opts ...Option) (*Service, error) {
 		return nil, fmt.Errorf("token signing key in the database is too short")
 	}
 	s.signer = NewSigner(stored, "berth-token-issuer", s.now)
+	if err := s.loadSecretKey(ctx); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

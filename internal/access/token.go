@@ -163,7 +163,7 @@ func (s *Service) PrincipalOf(ctx context.Context, c Claims) (Principal, error) 
 		if err != nil {
 			return Principal{}, err
 		}
-		return UserPrincipal(u), nil
+		return s.PrincipalFor(ctx, u)
 	case "robot":
 		r, err := q.GetRobot(ctx, c.RobotID)
 		if errs.Is(err, errs.NotFound) {

@@ -137,6 +137,10 @@ func (s *Service) CreateUser(ctx context.Context, p Principal, source string, nu
 	case !s.mayManageUsers(p, ActCreate):
 		return meta.User{}, forbidden(p, "create users")
 	}
+	if mode := s.AuthMode(ctx); mode != AuthDB {
+		return meta.User{}, errs.New(errs.Denied, "FORBIDDEN",
+			"local users can only be created in db_auth mode (the auth mode is %s); users come from the identity provider", mode)
+	}
 	if err := s.CheckUsername(nu.Username); err != nil {
 		return meta.User{}, err
 	}
@@ -338,6 +342,11 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, source string
 	u, err := s.userFor(ctx, p, id, ActUpdate)
 	if err != nil {
 		return err
+	}
+	if _, ext, err := s.externalSource(ctx, id); err != nil {
+		return err
+	} else if ext {
+		return errs.New(errs.Invalid, "", "%s signs in through the identity provider and has no password in berth", u.Username)
 	}
 	if isSelf(p, id) && (u.PasswordHash == "" || !VerifySecret(u.PasswordHash, oldPassword)) {
 		s.log.Warn("password change refused: wrong current password", "username", u.Username, "source", source)

@@ -14,7 +14,9 @@ import (
 	"github.com/berth-registry/berth/internal/http/auth"
 	ocihttp "github.com/berth-registry/berth/internal/http/oci"
 	"github.com/berth-registry/berth/internal/http/token"
+	"github.com/berth-registry/berth/internal/ldapauth"
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/oidcauth"
 	"github.com/berth-registry/berth/internal/registry"
 )
 
@@ -39,6 +41,8 @@ func setupIdentity(ctx context.Context, cfg config.Config, db *meta.DB, svc *reg
 		access.WithRobotPrefix(cfg.Auth.RobotPrefix),
 		access.WithTokenTTL(cfg.Auth.TokenExpiry),
 		access.WithProjectCreation(cfg.Auth.ProjectCreation),
+		access.WithConfigKeys(ldapauth.ConfigKeys()...),
+		access.WithConfigKeys(oidcauth.ConfigKeys()...),
 	)
 	if err != nil {
 		return nil, err
@@ -52,13 +56,15 @@ func setupIdentity(ctx context.Context, cfg config.Config, db *meta.DB, svc *reg
 			cfg.DataDir, generated)
 		logger.Info("created the admin account", "password_file", cfg.DataDir+"/admin-password")
 	}
+	// In ldap_auth mode, passwords are checked against the directory.
+	directory := ldapauth.NewProvider(acc, ldapauth.WithLogger(logger))
 	authn := auth.New(acc, cfg.Server.ExternalURL, logger)
 	return &identity{
 		acc:      acc,
 		authn:    authn,
 		registry: auth.NewRegistry(authn),
 		token:    token.New(authn, logger),
-		api:      api.New(acc, authn, svc, logger),
+		api:      api.New(acc, authn, svc, logger, api.WithLDAP(directory), api.WithOIDC(oidcauth.New(acc, oidcauth.WithLogger(logger)))),
 	}, nil
 }
 

@@ -11,12 +11,14 @@ import (
 	"github.com/berth-registry/berth/internal/errs"
 )
 
-// Members join users for their names. Group members would join a groups
-// table; until one exists, AddMember refuses them.
+// Members join users and user groups for their names.
 const (
-	memberFrom = `project_members m LEFT JOIN users u ON m.entity_type = 'u' AND u.id = m.entity_id`
-	memberCols = `m.id, m.project_id, m.entity_type, m.entity_id, COALESCE(u.username, ''), m.role_id,
+	memberFrom = `project_members m LEFT JOIN users u ON m.entity_type = 'u' AND u.id = m.entity_id
+		LEFT JOIN user_groups g ON m.entity_type = 'g' AND g.id = m.entity_id`
+	memberCols = `m.id, m.project_id, m.entity_type, m.entity_id, COALESCE(u.username, g.group_name, ''), m.role_id,
 		m.created_at, m.updated_at`
+	// memberNameKey is the lower-cased name used to search and sort.
+	memberNameKey = `COALESCE(u.username_key, lower(g.group_name), '')`
 )
 
 func scanMember(row interface{ Scan(...any) error }) (Member, error) {
@@ -29,13 +31,13 @@ func scanMember(row interface{ Scan(...any) error }) (Member, error) {
 var membersListing = &listing{
 	what: "members",
 	fields: map[string]field{
-		"entity_name": {col: "u.username", folded: "u.username_key"},
+		"entity_name": {col: "COALESCE(u.username, g.group_name)", folded: memberNameKey},
 		"entity_type": {col: "m.entity_type"},
 		"entity_id":   {col: "m.entity_id", kind: intField},
 		"role_id":     {col: "m.role_id", kind: intField},
 	},
 	sorts: map[string]string{
-		"entity_name":   "COALESCE(u.username_key, '')",
+		"entity_name":   memberNameKey,
 		"role_id":       "m.role_id",
 		"creation_time": "m.created_at",
 		"id":            "m.id",
@@ -44,28 +46,32 @@ var membersListing = &listing{
 	id:    "m.id",
 }
 
-// AddMember gives m.EntityID m.RoleID in m.ProjectID and returns the
-// member with its ID, times and EntityName. NotFound if the project or
-// the user does not exist, Conflict if the user already is a member
-// (neither aborts a surrounding PostgreSQL transaction), Unsupported for
-// group members.
+// AddMember gives m.EntityID, a user or a user group, m.RoleID in
+// m.ProjectID and returns the member with its ID, times and EntityName.
+// NotFound if the project, the user or the group does not exist,
+// Conflict if it already is a member (neither aborts a surrounding
+// PostgreSQL transaction).
 func (q *Q) AddMember(ctx context.Context, m Member) (Member, error) {
-	switch m.EntityType {
-	case MemberUser:
-	case MemberGroup:
-		return Member{}, errs.New(errs.Unsupported, "", "group members are not supported")
-	default:
+	if m.EntityType != MemberUser && m.EntityType != MemberGroup {
 		return Member{}, errs.New(errs.Invalid, "", "member entity type %q is neither %q nor %q",
 			m.EntityType, MemberUser, MemberGroup)
 	}
 	if _, err := q.GetProject(ctx, m.ProjectID); err != nil {
 		return Member{}, err
 	}
-	u, err := q.GetUser(ctx, m.EntityID)
-	if err != nil {
-		return Member{}, err
+	if m.EntityType == MemberGroup {
+		g, err := q.GetUserGroup(ctx, m.EntityID)
+		if err != nil {
+			return Member{}, err
+		}
+		m.EntityName = g.Name
+	} else {
+		u, err := q.GetUser(ctx, m.EntityID)
+		if err != nil {
+			return Member{}, err
+		}
+		m.EntityName = u.Username
 	}
-	m.EntityName = u.Username
 	return q.insertMember(ctx, m, now())
 }
 
@@ -96,6 +102,9 @@ func (q *Q) insertMember(ctx context.Context, m Member, t time.Time) (Member, er
 func memberLabel(m Member) string {
 	if m.EntityName != "" {
 		return m.EntityName
+	}
+	if m.EntityType == MemberGroup {
+		return fmt.Sprintf("group %d", m.EntityID)
 	}
 	return fmt.Sprintf("user %d", m.EntityID)
 }
@@ -146,7 +155,7 @@ func (q *Q) ListMembers(ctx context.Context, projectID int64, entityName string,
 	w := &where{}
 	w.add("m.project_id = ?", projectID)
 	if entityName != "" {
-		w.add(`u.username_key LIKE ? ESCAPE '\'`, "%"+escapeLike(strings.ToLower(entityName))+"%")
+		w.add(memberNameKey+` LIKE ? ESCAPE '\'`, "%"+escapeLike(strings.ToLower(entityName))+"%")
 	}
 	out := []Member{}
 	total, err := q.list(ctx, membersListing, o, memberCols, memberFrom, w, func(rows *sql.Rows) error {
@@ -177,25 +186,70 @@ func (q *Q) MemberRole(ctx context.Context, projectID, userID int64) (int, error
 
 // UserRoles returns the user's direct memberships: project ID -> role.
 func (q *Q) UserRoles(ctx context.Context, userID int64) (map[int64]int, error) {
-	rows, err := q.query(ctx, `SELECT project_id, role_id FROM project_members
-		WHERE entity_type = 'u' AND entity_id = ?`, userID)
+	out := map[int64]int{}
+	err := q.eachRole(ctx, userID, nil, 0, func(p int64, r int) { out[p] = r })
 	if err != nil {
-		return nil, fmt.Errorf("roles of user %d: %w", userID, err)
+		return nil, err
+	}
+	return out, nil
+}
+
+// PrincipalRoles returns every role the user holds, directly or through
+// one of groupIDs: project ID -> roles (several when memberships
+// overlap; the caller takes their union).
+func (q *Q) PrincipalRoles(ctx context.Context, userID int64, groupIDs []int64) (map[int64][]int, error) {
+	out := map[int64][]int{}
+	err := q.eachRole(ctx, userID, groupIDs, 0, func(p int64, r int) { out[p] = append(out[p], r) })
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// MemberRoles returns the roles the user holds in projectID, directly or
+// through one of groupIDs; none when it is not a member.
+func (q *Q) MemberRoles(ctx context.Context, projectID, userID int64, groupIDs []int64) ([]int, error) {
+	out := []int{}
+	err := q.eachRole(ctx, userID, groupIDs, projectID, func(_ int64, r int) { out = append(out, r) })
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// eachRole calls fn with each (project, role) membership of the user or
+// its groups, in projectID only when it is not 0.
+func (q *Q) eachRole(ctx context.Context, userID int64, groupIDs []int64, projectID int64, fn func(int64, int)) error {
+	cond, args := `(entity_type = 'u' AND entity_id = ?)`, []any{userID}
+	if ids := uniq(groupIDs); len(ids) > 0 {
+		cond += ` OR (entity_type = 'g' AND entity_id IN (` + placeholders(len(ids)) + `))`
+		for _, id := range ids {
+			args = append(args, id)
+		}
+	}
+	cond = "(" + cond + ")"
+	if projectID != 0 {
+		cond += ` AND project_id = ?`
+		args = append(args, projectID)
+	}
+	rows, err := q.query(ctx, `SELECT project_id, role_id FROM project_members WHERE `+cond+
+		` ORDER BY project_id, entity_type DESC, role_id`, args...)
+	if err != nil {
+		return fmt.Errorf("roles of user %d: %w", userID, err)
 	}
 	defer rows.Close()
-	out := map[int64]int{}
 	for rows.Next() {
 		var p int64
 		var r int
 		if err := rows.Scan(&p, &r); err != nil {
-			return nil, fmt.Errorf("roles of user %d: %w", userID, err)
+			return fmt.Errorf("roles of user %d: %w", userID, err)
 		}
-		out[p] = r
+		fn(p, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("roles of user %d: %w", userID, err)
+		return fmt.Errorf("roles of user %d: %w", userID, err)
 	}
-	return out, nil
+	return nil
 }
 
 // CountMembersByRole returns, for projectID, role -> number of members.

@@ -14,6 +14,7 @@ import (
 type ProjectFilter struct {
 	All        bool    // every project (system administrators)
 	UserID     int64   // otherwise: public projects, plus those this user is a direct member of
+	GroupIDs   []int64 // or one of these groups is
 	ExtraIDs   []int64 // and these (a robot's namespaces, group memberships)
 	PublicOnly bool    // then keep only public projects
 }
@@ -167,6 +168,13 @@ func (q *Q) ListProjects(ctx context.Context, o ListOptions, f ProjectFilter) ([
 		if f.UserID > 0 {
 			cond += ` OR id IN (SELECT project_id FROM project_members WHERE entity_type = 'u' AND entity_id = ?)`
 			args = append(args, f.UserID)
+		}
+		if ids := uniq(f.GroupIDs); len(ids) > 0 {
+			cond += ` OR id IN (SELECT project_id FROM project_members WHERE entity_type = 'g' AND entity_id IN (` +
+				placeholders(len(ids)) + `))`
+			for _, id := range ids {
+				args = append(args, id)
+			}
 		}
 		if ids := uniq(f.ExtraIDs); len(ids) > 0 {
 			cond += " OR id IN (" + placeholders(len(ids)) + ")"

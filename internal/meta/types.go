@@ -66,3 +66,43 @@ type Upload struct {
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
+
+// User group types, as Harbor numbers them.
+const (
+	GroupLDAP = 1
+	GroupHTTP = 2
+	GroupOIDC = 3
+)
+
+// UserGroup is a group of users from an identity provider (Harbor's
+// usergroup). LDAP groups are known by their DN, the others by name.
+type UserGroup struct {
+	ID        int64
+	Name      string
+	Type      int    // GroupLDAP, GroupHTTP or GroupOIDC
+	LDAPDN    string // LDAP groups only
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Identity sources of users who came from an identity provider.
+const (
+	SourceOIDC = "oidc"
+	SourceLDAP = "ldap"
+)
+
+// UserIdentity ties a user to its account at an identity provider. The
+// sealed fields are opaque to the store: the access service encrypts
+// them.
+type UserIdentity struct {
+	UserID        int64
+	Source        string // SourceOIDC or SourceLDAP
+	Issuer        string // OIDC issuer; for LDAP "" or the server
+	Subject       string // OIDC subject; for LDAP the user's DN
+	RefreshToken  []byte // sealed OIDC refresh token; empty when none
+	VerifiedAt    time.Time
+	CLISecret     []byte // sealed CLI secret; empty when none
+	CLISecretHash string // hex SHA-256 of the CLI secret
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}

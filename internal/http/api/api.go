@@ -74,6 +74,10 @@ func (h *Handler) handle(pattern string, f func(w http.ResponseWriter, r *http.R
 func (h *Handler) routes() {
 	h.routesMisc()
 	h.routesUsers()
+	h.routesUserGroups()
+	h.routesLDAP()
+	h.routesCLISecret()
+	h.routesOIDC()
 	h.routesProjects()
 	h.routesMembers()
 	h.routesRobots()

@@ -11,6 +11,7 @@ import (
 	"github.com/berth-registry/berth/internal/access"
 	"github.com/berth-registry/berth/internal/errs"
 	"github.com/berth-registry/berth/internal/http/auth"
+	"github.com/berth-registry/berth/internal/http/httputil"
 )
 
 // Harbor's /configurations API, for system administrators. GET shows
@@ -38,10 +39,12 @@ func (h *Handler) routesConfig() {
 	h.handle("PUT /configurations", h.updateConfigurations)
 }
 
-// configurations returns every key berth shows.
+// configurations returns every key berth shows: the core ones and the
+// identity providers' (access.ConfigKey), whose secret values are never
+// shown.
 func (h *Handler) configurations(c access.Configuration) map[string]configItem {
-	return map[string]configItem{
-		"auth_mode":                    {"db_auth", false},
+	items := map[string]configItem{
+		"auth_mode":                    {c.AuthMode, true},
 		"primary_auth_mode":            {false, false},
 		"project_creation_restriction": {c.ProjectCreation, true},
 		"self_registration":            {c.SelfRegistration, true},
@@ -54,6 +57,22 @@ func (h *Handler) configurations(c access.Configuration) map[string]configItem {
 		"storage_per_project":          {c.StoragePerProject, true},
 		"banner_message":               {c.BannerMessage, true},
 	}
+	for _, k := range h.acc.ConfigKeys() {
+		v := c.Extra[k.Name]
+		switch {
+		case k.Secret:
+			continue // write-only, as Harbor's oidc_client_secret
+		case k.Type == access.KeyBool:
+			b, _ := strconv.ParseBool(v)
+			items[k.Name] = configItem{b, true}
+		case k.Type == access.KeyInt:
+			n, _ := strconv.ParseInt(v, 10, 64)
+			items[k.Name] = configItem{n, true}
+		default:
+			items[k.Name] = configItem{v, true}
+		}
+	}
+	return items
 }
 
 func (h *Handler) getConfigurations(w http.ResponseWriter, r *http.Request, p access.Principal) {
@@ -91,6 +110,13 @@ func (h *Handler) updateConfigurations(w http.ResponseWriter, r *http.Request, p
 		if string(raw) == "null" {
 			continue
 		}
+		if h.isProviderKey(k) {
+			if err := h.setConfig(&u, k, raw); err != nil {
+				h.fail(w, r, err)
+				return
+			}
+			continue
+		}
 		item, known := shown[k]
 		if !known {
 			h.fail(w, r, unknownConfig(k))
@@ -112,7 +138,7 @@ func (h *Handler) updateConfigurations(w http.ResponseWriter, r *http.Request, p
 			h.fail(w, r, errs.New(errs.Invalid, "", "%s", msg))
 			return
 		}
-		if err := setConfig(&u, k, raw); err != nil {
+		if err := h.setConfig(&u, k, raw); err != nil {
 			h.fail(w, r, err)
 			return
 		}
@@ -127,15 +153,59 @@ func (h *Handler) updateConfigurations(w http.ResponseWriter, r *http.Request, p
 func unknownConfig(k string) error {
 	for _, prefix := range []string{"ldap_", "oidc_", "uaa_", "http_authproxy_"} {
 		if strings.HasPrefix(k, prefix) {
-			return errs.New(errs.Invalid, "", "%s: berth authenticates against its own database only (auth_mode db_auth)", truncate(k))
+			return errs.New(errs.Invalid, "", "%s: this berth does not support that identity provider setting", truncate(k))
 		}
 	}
 	return errs.New(errs.Invalid, "", "unknown or unsupported configuration key %q", truncate(k))
 }
 
+func (h *Handler) isProviderKey(k string) bool {
+	for _, key := range h.acc.ConfigKeys() {
+		if key.Name == k {
+			return true
+		}
+	}
+	return false
+}
+
 // setConfig reads one editable value into u.
-func setConfig(u *access.ConfigurationUpdate, k string, raw json.RawMessage) error {
+func (h *Handler) setConfig(u *access.ConfigurationUpdate, k string, raw json.RawMessage) error {
+	for _, key := range h.acc.ConfigKeys() {
+		if key.Name != k {
+			continue
+		}
+		var v string
+		switch key.Type {
+		case access.KeyBool:
+			b, err := jsonBool(k, raw)
+			if err != nil {
+				return err
+			}
+			v = strconv.FormatBool(b)
+		case access.KeyInt:
+			n, err := jsonInt(k, raw)
+			if err != nil {
+				return err
+			}
+			v = strconv.FormatInt(n, 10)
+		default:
+			s, err := jsonString(k, raw)
+			if err != nil {
+				return err
+			}
+			v = s
+		}
+		if u.Extra == nil {
+			u.Extra = map[string]string{}
+		}
+		u.Extra[k] = v
+		return nil
+	}
 	switch k {
+	case "auth_mode":
+		s, err := jsonString(k, raw)
+		u.AuthMode = &s
+		return err
 	case "self_registration":
 		b, err := jsonBool(k, raw)
 		u.SelfRegistration = &b
@@ -213,4 +283,10 @@ func sameValue(cur any, raw json.RawMessage) (bool, error) {
 		return s == v, err
 	}
 	return false, nil
+}
+
+// OIDCRedirectURL is the OIDC redirect (callback) URL of this registry:
+// the external base URL and /c/oidc/callback.
+func OIDCRedirectURL(r *http.Request, externalURL string) string {
+	return httputil.ExternalBase(r, externalURL) + "/c/oidc/callback"
 }

@@ -35,7 +35,7 @@ func TestConfigurations(t *testing.T) {
 	forEachStack(t, func(t *testing.T, e *apiEnv) {
 		c := e.configurations()
 		for k, want := range map[string]configValue{
-			"auth_mode":                    {"db_auth", false},
+			"auth_mode":                    {"db_auth", true},
 			"self_registration":            {false, true},
 			"project_creation_restriction": {"everyone", true},
 			"storage_per_project":          {float64(-1), true},
@@ -134,7 +134,8 @@ func TestConfigurations(t *testing.T) {
 			{map[string]any{"robot_name_prefix": "bot$"}, "auth.robot_prefix"},
 			{map[string]any{"token_expiration": 60}, "auth.token_expiry"},
 			{map[string]any{"auth_mode": "ldap_auth"}, "auth_mode"},
-			{map[string]any{"ldap_url": "ldap://x"}, "db_auth"},
+			{map[string]any{"auth_mode": "uaa_auth"}, "auth_mode"},
+			{map[string]any{"uaa_endpoint": "https://x"}, "identity provider"},
 			{map[string]any{"no_such_key": 1}, "no_such_key"},
 			{`["read_only"]`, "JSON"},
 			{map[string]any{"read_only": true, "self_registration": "maybe"}, "self_registration"},

@@ -89,7 +89,8 @@ func (h *Handler) addMember(w http.ResponseWriter, r *http.Request, p access.Pri
 	case body.MemberUser != nil:
 		spec.UserID, spec.Username = body.MemberUser.UserID, body.MemberUser.Username
 	case body.MemberGroup != nil:
-		spec.Group = true
+		g := body.MemberGroup
+		spec.Group, spec.GroupID, spec.GroupName, spec.GroupType, spec.GroupDN = true, g.ID, g.GroupName, g.GroupType, g.LdapGroupDN
 	}
 	m, err := h.acc.AddMember(r.Context(), p, auth.Source(r), ref, spec)
 	if err != nil {

@@ -125,7 +125,7 @@ func TestMemberAdd(t *testing.T) {
 			{"unknown user id", "pa", addBody(2, map[string]any{"user_id": 999999}), 400, "does not exist"},
 			{"no user", "pa", addBody(2, map[string]any{}), 400, "user_id or a username"},
 			{"nobody", "pa", map[string]any{"role_id": 2}, 400, "user_id or a username"},
-			{"group", "pa", map[string]any{"role_id": 2, "member_group": map[string]any{"group_name": "devs", "group_type": 1}}, 400, "group members are not supported"},
+			{"group", "pa", map[string]any{"role_id": 2, "member_group": map[string]any{"group_name": "devs", "group_type": 1}}, 400, "does not match the auth mode db_auth"},
 			{"unknown field", "pa", map[string]any{"role_id": 2, "member_user": map[string]any{"username": "admin"}, "extra": 1}, 400, "unknown field"},
 			{"unknown user field", "pa", addBody(2, map[string]any{"name": "admin"}), 400, "unknown field"},
 			{"maintainer", "maintainer", addBody(2, map[string]any{"username": "admin"}), 403, "not allowed"},

@@ -55,9 +55,12 @@ func (h *Handler) systemInfo(w http.ResponseWriter, r *http.Request, p access.Pr
 		return
 	}
 	info := generalInfoJSON{
-		AuthMode:         "db_auth",
-		SelfRegistration: conf.SelfRegistration,
+		AuthMode:         conf.AuthMode,
+		SelfRegistration: conf.SelfRegistration && conf.AuthMode == access.AuthDB,
 		BannerMessage:    conf.BannerMessage,
+	}
+	if conf.AuthMode == access.AuthOIDC {
+		info.OIDCProviderName = conf.Extra["oidc_name"]
 	}
 	if !p.IsAnonymous() {
 		external := httputil.ExternalBase(r, h.sys.externalURL)

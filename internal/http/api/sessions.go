@@ -71,7 +71,7 @@ func (s *Sessions) Principal(w http.ResponseWriter, r *http.Request) (access.Pri
 	if err != nil {
 		return access.Principal{}, err
 	}
-	return access.UserPrincipal(u), nil
+	return s.acc.PrincipalFor(r.Context(), u)
 }
 
 // Login checks credentials and starts a session, setting the session and
@@ -84,20 +84,35 @@ func (s *Sessions) Login(w http.ResponseWriter, r *http.Request, username, passw
 	if p.Kind != access.UserKind {
 		return access.Principal{}, errs.New(errs.Denied, "FORBIDDEN", "robot accounts cannot sign in to the UI")
 	}
+	// In oidc_auth the UI belongs to the provider: a CLI secret opens the
+	// command line, not a session. Only the first administrator signs in
+	// with a password.
+	if p.UserID != 1 && s.acc.AuthMode(r.Context()) == access.AuthOIDC {
+		return access.Principal{}, errs.New(errs.Denied, "FORBIDDEN", "sign in through the OIDC provider (/c/oidc/login)")
+	}
+	if err := s.Start(w, r, p, "login"); err != nil {
+		return access.Principal{}, err
+	}
+	return p, nil
+}
+
+// Start opens a session for user p, who has just proved who it is (detail
+// says how, for the audit log), setting the session and CSRF cookies.
+func (s *Sessions) Start(w http.ResponseWriter, r *http.Request, p access.Principal, detail string) error {
 	tok, err := randomToken()
 	if err != nil {
-		return access.Principal{}, err
+		return err
 	}
 	csrf, err := randomToken()
 	if err != nil {
-		return access.Principal{}, err
+		return err
 	}
 	now := s.acc.Now().UTC()
 	err = s.acc.DB().Q().CreateSession(r.Context(), meta.Session{
 		TokenHash: hashToken(tok), UserID: p.UserID, CSRFToken: csrf, CreatedAt: now, ExpiresAt: now.Add(sessionTTL),
 	})
 	if err != nil {
-		return access.Principal{}, err
+		return err
 	}
 	secure := r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https"
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: tok, Path: "/", HttpOnly: true, Secure: secure,
@@ -107,8 +122,8 @@ func (s *Sessions) Login(w http.ResponseWriter, r *http.Request, username, passw
 		SameSite: http.SameSiteStrictMode, MaxAge: int(sessionTTL.Seconds())})
 	w.Header().Set(CSRFHeader, csrf)
 	s.acc.Audit(r.Context(), meta.AuditLog{Username: p.Username, Resource: p.Username, ResourceType: "user",
-		Operation: "login", SourceIP: auth.Source(r)})
-	return p, nil
+		Operation: "login", SourceIP: auth.Source(r), Detail: detail})
+	return nil
 }
 
 // Logout ends the request's session and clears the cookies.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/access"
 	"github.com/berth-registry/berth/internal/errs"
+	"github.com/berth-registry/berth/internal/oidcauth"
 )
 
 // What the server tells about itself: /systeminfo (misc.go),
@@ -25,6 +26,8 @@ type system struct {
 	storageName string
 	volumes     func() (total, free uint64, err error)
 	checks      []healthCheck
+	ldap        ldapDirectory // /ldap/* (ldap.go); nil: 404
+	oidc        *oidcauth.RP  // /c/oidc/* and /system/oidc/ping (oidc.go); nil: 404
 }
 
 type healthCheck struct {

@@ -25,6 +25,9 @@ type userJSON struct {
 	AdminRoleInAuth bool      `json:"admin_role_in_auth"`
 	CreationTime    time.Time `json:"creation_time"`
 	UpdateTime      time.Time `json:"update_time"`
+	// OIDCUserMeta is the caller's own OIDC record with its CLI secret
+	// (GET /users/current of an OIDC user only).
+	OIDCUserMeta *oidcUserMetaJSON `json:"oidc_user_meta,omitempty"`
 }
 
 func toUserJSON(u meta.User) userJSON {
@@ -126,7 +129,12 @@ func (h *Handler) currentUser(w http.ResponseWriter, r *http.Request, p access.P
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toUserJSON(u))
+	out := toUserJSON(u)
+	if out.OIDCUserMeta, err = h.oidcUserMeta(r, p, u.ID); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (h *Handler) currentPermissions(w http.ResponseWriter, r *http.Request, p access.Principal) {
