@@ -26,6 +26,7 @@ type node struct {
 	tls     *serverTLS
 	handler http.Handler
 	gc      *gc.Collector
+	scans   *scanning
 }
 
 // assemble opens the stores and builds the services and the handler. On
@@ -47,7 +48,8 @@ func assemble(ctx context.Context, cfg config.Config, logger *slog.Logger) (n *n
 	if err != nil {
 		return nil, err
 	}
-	svc := registry.New(db, store,
+	scans := &scanning{}
+	svc := registry.New(db, store, scans.pushHook(),
 		registry.WithLogger(logger),
 		registry.WithUploadExpiry(cfg.Uploads.Expiry),
 		registry.WithMaxChunk(cfg.Uploads.MaxChunk),
@@ -63,11 +65,15 @@ func assemble(ctx context.Context, cfg config.Config, logger *slog.Logger) (n *n
 		return nil, err
 	}
 	id.api.Configure(apiSystem(cfg, store, tlsSrv)...)
+	if err := scans.setup(ctx, cfg, db, id, svc, tlsSrv, logger); err != nil {
+		return nil, err
+	}
+	id.api.SetScans(scans.svc)
 	collector := gc.New(db, store, gc.WithLogger(logger), gc.WithUploadSweeper(svc)) // scheduler: Serve
 	id.api.SetGC(collector)
 	return &node{
-		db: db, store: store, svc: svc, id: id, tls: tlsSrv, gc: collector,
-		handler: logRequests(logger, newMux(cfg, db, svc, id, tlsSrv, logger)),
+		db: db, store: store, svc: svc, id: id, tls: tlsSrv, gc: collector, scans: scans,
+		handler: logRequests(logger, newMux(cfg, db, svc, id, tlsSrv, logger, scans.pullPolicy())),
 	}, nil
 }
 

@@ -311,3 +311,25 @@ func (q *Q) LatestScanAllRun(ctx context.Context, trigger string) (ScanAllRun, e
 	}
 	return r, nil
 }
+
+// StopScanAllJobs stops the queued jobs of scan-all run id and asks its
+// running ones to stop.
+func (q *Q) StopScanAllJobs(ctx context.Context, id int64) (int64, error) {
+	var total int64
+	err := q.atomic(ctx, func(q *Q) error {
+		t := q.ts(now())
+		n, err := q.execN(ctx, `UPDATE scan_jobs SET status = ?, stop_requested = ?, updated_at = ?, ended_at = ?,
+			log = log || ? WHERE scan_all_id = ? AND status = ?`, ScanStopped, true, t, t, "stopped before it ran\n", id, ScanQueued)
+		if err != nil {
+			return err
+		}
+		m, err := q.execN(ctx, `UPDATE scan_jobs SET stop_requested = ?, updated_at = ? WHERE scan_all_id = ? AND status = ?`,
+			true, t, id, ScanRunning)
+		total = n + m
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("stop scan-all run %d: %w", id, err)
+	}
+	return total, nil
+}
