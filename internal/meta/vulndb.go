@@ -96,7 +96,8 @@ func (q *Q) BeginVulnGeneration(ctx context.Context, source string) (int64, erro
 }
 
 // PutVulnRecords adds records and their package index to a loading
-// generation.
+// generation. A record already there is replaced (the caller keeps the
+// newest of duplicates); ids must be unique within one call.
 func (q *Q) PutVulnRecords(ctx context.Context, gen int64, recs []VulnRecord, aff []VulnAffected) error {
 	return q.atomic(ctx, func(q *Q) error {
 		if err := chunks(recs, chunkSize/4, func(c []VulnRecord) error {
@@ -109,7 +110,8 @@ func (q *Q) PutVulnRecords(ctx context.Context, gen int64, recs []VulnRecord, af
 				args = append(args, gen, r.ID, mod, r.Data)
 			}
 			_, err := q.exec(ctx, `INSERT INTO vulndb_records (generation, id, modified, data) VALUES `+
-				rowsOf(len(c), 4), args...)
+				rowsOf(len(c), 4)+
+				` ON CONFLICT (generation, id) DO UPDATE SET modified = excluded.modified, data = excluded.data`, args...)
 			return err
 		}); err != nil {
 			return fmt.Errorf("store vulnerability records: %w", err)
