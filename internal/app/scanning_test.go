@@ -28,6 +28,7 @@ type scanServer struct {
 	url    string
 	pass   string
 	client *http.Client
+	n      *node
 }
 
 func startScanServer(t *testing.T) *scanServer {
@@ -63,7 +64,7 @@ func startScanServer(t *testing.T) *scanServer {
 		n.gc.Close()
 		n.db.Close()
 	})
-	return &scanServer{t: t, url: url, pass: pass, client: &http.Client{Timeout: time.Minute}}
+	return &scanServer{t: t, url: url, pass: pass, client: &http.Client{Timeout: time.Minute}, n: n}
 }
 
 type reply struct {
