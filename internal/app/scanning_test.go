@@ -18,7 +18,9 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/http/api"
 	"github.com/berth-registry/berth/internal/scan"
+	"github.com/berth-registry/berth/internal/testutil/apidoc"
 )
 
 // scanServer is a whole berth node in process, listening on loopback
@@ -101,6 +103,15 @@ func (s *scanServer) do(method, path string, body any, hdr ...string) reply {
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
+	if p, ok := strings.CutPrefix(path, api.Prefix); ok {
+		// Every API answer matches Harbor's swagger and berth's document
+		// (Harbor's swagger types additions as a string, though Harbor
+		// answers vulnerabilities with a JSON object, as berth does).
+		if !strings.HasSuffix(p, "/additions/vulnerabilities") {
+			apidoc.Harbor(s.t).Validate(s.t, method, p, res.StatusCode, res.Header, apidoc.WithoutExtraAttrs(b))
+		}
+		apidoc.Berth(s.t, api.OpenAPIYAML()).Validate(s.t, method, p, res.StatusCode, res.Header, b)
+	}
 	return reply{res.StatusCode, res.Header, b}
 }
 

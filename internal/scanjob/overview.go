@@ -18,7 +18,7 @@ type NativeReportSummary struct {
 	ScanStatus      string        `json:"scan_status"`
 	Severity        string        `json:"severity"`
 	Duration        int64         `json:"duration"`
-	Summary         *scan.Summary `json:"summary"`
+	Summary         *scan.Summary `json:"summary,omitempty"`
 	StartTime       time.Time     `json:"start_time"`
 	EndTime         time.Time     `json:"end_time"`
 	CompletePercent int           `json:"complete_percent"`

@@ -36,8 +36,7 @@ type Stats struct {
 	Completed int            `json:"completed"`
 	Metrics   map[string]int `json:"metrics"`
 	Ongoing   bool           `json:"ongoing"`
-	Trigger   string         `json:"trigger"`
-	Requester string         `json:"requester"`
+	Trigger   string         `json:"trigger,omitempty"`
 }
 
 func (s *Service) requireScanAll(p access.Principal, action string) error {
@@ -139,7 +138,7 @@ func (s *Service) ScanAllStats(ctx context.Context, p access.Principal, trigger 
 	if err != nil {
 		return Stats{}, err
 	}
-	st := Stats{Metrics: map[string]int{}, Trigger: run.Trigger, Requester: run.Trigger}
+	st := Stats{Metrics: map[string]int{}, Trigger: run.Trigger}
 	names := map[string]string{meta.ScanQueued: "Pending", meta.ScanRunning: "Running", meta.ScanSuccess: "Success",
 		meta.ScanError: "Error", meta.ScanStopped: "Stopped"}
 	for status, n := range counts {
