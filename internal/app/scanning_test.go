@@ -28,6 +28,7 @@ import (
 type scanServer struct {
 	t      *testing.T
 	url    string
+	user   string
 	pass   string
 	client *http.Client
 	n      *node
@@ -66,7 +67,7 @@ func startScanServer(t *testing.T) *scanServer {
 		n.gc.Close()
 		n.db.Close()
 	})
-	return &scanServer{t: t, url: url, pass: pass, client: &http.Client{Timeout: time.Minute}, n: n}
+	return &scanServer{t: t, url: url, user: "admin", pass: pass, client: &http.Client{Timeout: time.Minute}, n: n}
 }
 
 type reply struct {
@@ -90,7 +91,7 @@ func (s *scanServer) do(method, path string, body any, hdr ...string) reply {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	req.SetBasicAuth("admin", s.pass)
+	req.SetBasicAuth(s.user, s.pass)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
