@@ -45,6 +45,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return printCA(rest, stdout, stderr, getenv)
 	case "gc":
 		return runGC(rest, stdout, stderr, getenv)
+	case "scanner":
+		return runScanner(rest, stdout, stderr, getenv)
 	case "version":
 		if len(rest) > 0 {
 			fmt.Fprintf(stderr, "berth version: unexpected argument %q\n", rest[0])
@@ -59,6 +61,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 			caUsage(stdout)
 		} else if len(rest) > 0 && rest[0] == "gc" {
 			gcUsage(stdout)
+		} else if len(rest) > 0 && rest[0] == "scanner" {
+			scannerUsage(stdout)
 		} else {
 			usage(stdout)
 		}
@@ -155,6 +159,7 @@ Commands:
   serve     run the registry
   ca        print the CA certificate that clients must trust (PEM)
   gc        collect garbage once: free what nothing uses any more
+  scanner   import the vulnerability database, or show its age and source
   version   print the version
   help      print this help ("berth help serve" for serve alone)
 

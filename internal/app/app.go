@@ -52,6 +52,7 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	go n.gc.RunScheduler(bg, 30*time.Second)
 	go n.id.runHousekeeping(bg, cfg.Audit.Retention, logger)
 	go n.scans.run(bg)
+	go runVulnDBRefresh(bg, cfg, n.db, logger)
 	if t, ok := n.store.(interface {
 		SweepTemp(time.Duration) (int, error)
 	}); ok {

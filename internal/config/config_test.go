@@ -35,6 +35,7 @@ func expect(dir string) Config {
 		Manifests: Manifests{MaxSize: 4 << 20},
 		Shutdown:  Shutdown{Timeout: 30 * time.Second},
 		Auth:      Auth{RobotPrefix: "robot$", TokenExpiry: 30 * time.Minute, ProjectCreation: "everyone"},
+		Scanner:   Scanner{Workers: 2, RefreshInterval: 24 * time.Hour},
 	}
 }
 
@@ -172,6 +173,12 @@ var keyTests = []struct {
 	{"auth.project_creation", "adminonly", func(c *Config) { c.Auth.ProjectCreation = "adminonly" }},
 	{"audit.retention", "720h", func(c *Config) { c.Audit.Retention = 720 * time.Hour }},
 	{"shutdown.timeout", "5s", func(c *Config) { c.Shutdown.Timeout = 5 * time.Second }},
+	{"scanner.workers", "4", func(c *Config) { c.Scanner.Workers = 4 }},
+	{"scanner.db_urls", "https://osv-vulnerabilities.storage.googleapis.com/Go/all.zip,file:///srv/osv/Debian.zip",
+		func(c *Config) {
+			c.Scanner.DBURLs = []string{"https://osv-vulnerabilities.storage.googleapis.com/Go/all.zip", "file:///srv/osv/Debian.zip"}
+		}},
+	{"scanner.refresh_interval", "6h", func(c *Config) { c.Scanner.RefreshInterval = 6 * time.Hour }},
 }
 
 func TestKeyTestsCoverEveryKey(t *testing.T) {
@@ -218,6 +225,7 @@ func TestEnvNames(t *testing.T) {
 		"BERTH_UPLOADS_MAX_CHUNK", "BERTH_MANIFESTS_MAX_SIZE",
 		"BERTH_AUTH_ROBOT_PREFIX", "BERTH_AUTH_TOKEN_EXPIRY", "BERTH_AUTH_PROJECT_CREATION", "BERTH_AUDIT_RETENTION",
 		"BERTH_SHUTDOWN_TIMEOUT",
+		"BERTH_SCANNER_WORKERS", "BERTH_SCANNER_DB_URLS", "BERTH_SCANNER_REFRESH_INTERVAL",
 	}
 	var got []string
 	for _, k := range keys() {
@@ -607,6 +615,7 @@ func TestValidate(t *testing.T) {
 			"data_dir", "server.addr", "database.url", "storage.url", "tls.mode", "log.level", "log.format",
 			"uploads.expiry", "manifests.max_size", "shutdown.timeout",
 			"auth.robot_prefix", "auth.token_expiry", "auth.project_creation",
+			"scanner.workers", "scanner.refresh_interval",
 		}},
 		{"sqlite:// form is valid", func(c *Config) { c.Database.URL = "sqlite://x.db" }, nil},
 		{"relative storage is valid", func(c *Config) { c.Storage.URL = "file://blobs" }, nil},
@@ -630,6 +639,10 @@ func TestValidate(t *testing.T) {
 		{"token expiry too long", func(c *Config) { c.Auth.TokenExpiry = 48 * time.Hour }, []string{"auth.token_expiry"}},
 		{"project creation unknown", func(c *Config) { c.Auth.ProjectCreation = "nobody" }, []string{"auth.project_creation"}},
 		{"negative audit retention", func(c *Config) { c.Audit.Retention = -time.Hour }, []string{"audit.retention"}},
+		{"no scan workers", func(c *Config) { c.Scanner.Workers = 0 }, []string{"scanner.workers"}},
+		{"vulnerability db over ftp", func(c *Config) { c.Scanner.DBURLs = []string{"ftp://x/all.zip"} }, []string{"scanner.db_urls"}},
+		{"vulnerability db relative file", func(c *Config) { c.Scanner.DBURLs = []string{"file:osv.zip"} }, []string{"scanner.db_urls"}},
+		{"refresh too often", func(c *Config) { c.Scanner.RefreshInterval = time.Second }, []string{"scanner.refresh_interval"}},
 		{"scheme is case-sensitive, as in meta.Open", func(c *Config) { c.Database.URL = "PostgreSQL://db/x" }, []string{"database.url"}},
 	}
 	for _, tt := range tests {

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"io"
 	"path/filepath"
+	"sort"
 	"testing"
 	"time"
 
@@ -162,4 +163,15 @@ func rec(id, eco, name string, ranges []map[string]any, extra map[string]any) ma
 func fixedAt(fixed string) []map[string]any {
 	return []map[string]any{{"type": "ECOSYSTEM", "events": []any{
 		map[string]any{"introduced": "0"}, map[string]any{"fixed": fixed}}}}
+}
+
+func newZipWriter(w io.Writer) *zip.Writer { return zip.NewWriter(w) }
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
