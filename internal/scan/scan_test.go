@@ -235,6 +235,11 @@ func TestScanDebian(t *testing.T) {
 	if rep.Severity != SeverityUnknown {
 		t.Errorf("severity = %s, want Unknown", rep.Severity)
 	}
+	for _, v := range rep.Vulnerabilities {
+		if v.Package == "libssl3" && v.PURL != "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=bookworm&source=openssl" {
+			t.Errorf("libssl3 purl = %q", v.PURL)
+		}
+	}
 }
 
 func TestScanRPM(t *testing.T) {
