@@ -31,18 +31,22 @@ const (
 	maxImportSize = 8 << 30
 	maxRecordSize = 16 << 20
 	importBatch   = 500
+	// maxZstdWindow bounds the memory a zstd stream may ask the decoder
+	// for (real archives and layers use a few MiB).
+	maxZstdWindow = 128 << 20
 )
 
 // Source is one input of an import: a file, a URL, a reader.
 type Source struct {
 	Name string // recorded as the database's source
 	Open func(context.Context) (io.ReadCloser, error)
+	path string // set by FileSource: a directory is walked
 }
 
 // FileSource reads a file or, for a directory, every .json, .zip, .tar,
 // .tar.gz and .tgz file under it.
 func FileSource(path string) Source {
-	return Source{Name: path, Open: func(context.Context) (io.ReadCloser, error) { return os.Open(path) }}
+	return Source{Name: path, path: path, Open: func(context.Context) (io.ReadCloser, error) { return os.Open(path) }}
 }
 
 // Import replaces the vulnerability database with the OSV records read
@@ -130,8 +134,10 @@ func (im *importer) run(ctx context.Context, sources []Source) (DBInfo, error) {
 // source spools one input to a temporary file (hashing it), then reads
 // the records in it by format.
 func (im *importer) source(ctx context.Context, s Source) error {
-	if fi, err := os.Stat(s.Name); err == nil && fi.IsDir() {
-		return im.dir(ctx, s.Name)
+	if s.path != "" {
+		if fi, err := os.Stat(s.path); err == nil && fi.IsDir() {
+			return im.dir(ctx, s.path)
+		}
 	}
 	rc, err := s.Open(ctx)
 	if err != nil {
@@ -218,7 +224,7 @@ func (im *importer) file(ctx context.Context, f *os.File) error {
 		defer zr.Close()
 		return im.stream(ctx, zr)
 	case bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<30))
+		zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxZstdWindow))
 		if err != nil {
 			return errs.Wrap(errs.Invalid, err, "bad zstd")
 		}

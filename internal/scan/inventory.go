@@ -39,7 +39,12 @@ type finder struct {
 
 // finders builds the extractors, bounded to the engine's file size limit.
 func (e *Engine) finders() ([]finder, error) {
-	cfg := &cpb.PluginConfig{MaxFileSizeBytes: e.limits.MaxFileSize}
+	cfg := &cpb.PluginConfig{MaxFileSizeBytes: e.limits.MaxFileSize, DisableGoogleAuth: true,
+		PluginSpecific: []*cpb.PluginSpecificConfig{{Config: &cpb.PluginSpecificConfig_JavaArchive{
+			// Archives inside archives are read into memory: bound how
+			// deep and how much, against zip bombs.
+			JavaArchive: &cpb.JavaArchiveConfig{MaxZipDepth: 4, MaxOpenedBytes: e.limits.MaxFileSize},
+		}}}}
 	list := []struct {
 		typ string
 		new func(*cpb.PluginConfig) (filesystem.Extractor, error)

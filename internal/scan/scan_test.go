@@ -317,3 +317,28 @@ func TestScanWithoutDatabase(t *testing.T) {
 		t.Fatalf("DBInfo = %+v, %v", info, err)
 	}
 }
+
+// TestJavaNested finds a jar inside a war, and one known only by its
+// MANIFEST.MF-less file name.
+func TestJavaNested(t *testing.T) {
+	e := newEngine(t, meta.SQLite)
+	inner := jarWithPom(t, "org.springframework", "spring-core", "5.3.0")
+	var war bytes.Buffer
+	zw := newZipWriter(&war)
+	w, _ := zw.Create("WEB-INF/lib/spring-core-5.3.0.jar")
+	w.Write(inner)
+	w, _ = zw.Create("index.html")
+	w.Write([]byte("<html></html>"))
+	zw.Close()
+	inv, err := e.Inventory(context.Background(), imageOf(t, []entry{file("srv/app.war", war.String())}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range inv.Packages {
+		got = append(got, p.Name+"@"+p.Version+" "+p.Ecosystem)
+	}
+	if !contains(got, "org.springframework:spring-core@5.3.0 Maven") {
+		t.Errorf("packages = %v, want spring-core from inside the war", got)
+	}
+}
