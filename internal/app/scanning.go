@@ -59,7 +59,7 @@ func (sc *scanning) setup(ctx context.Context, cfg config.Config, db *meta.DB, i
 	sc.svc = scanjob.New(db, id.acc, svc,
 		scanjob.WithEngine(engine),
 		scanjob.WithLogger(logger),
-		scanjob.WithWorkers(scanWorkers(cfg)),
+		scanjob.WithWorkers(cfg.Scanner.Workers),
 		scanjob.WithRegistryURL(registryURL(cfg, tlsSrv)),
 		scanjob.WithTokenAudience(auth.Service),
 	)
@@ -108,4 +108,3 @@ func (sc *scanning) run(ctx context.Context) {
 	go sc.svc.RunScheduler(ctx, 30*time.Second)
 	sc.svc.Run(ctx, 5*time.Second)
 }
-func scanWorkers(cfg config.Config) int { return 2 }
