@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	cpb "github.com/google/osv-scalibr/binary/proto/config_go_proto"
@@ -149,7 +150,7 @@ func (t *tree) extract(ctx context.Context, sfs scalibrfs.FS, f finder, name str
 // and version OSV records use for it.
 func convert(typ, location string, p *extractor.Package) Package {
 	pkg := Package{Name: p.Name, Version: p.Version, Type: typ, Location: location,
-		Ecosystem: p.Ecosystem().String(), Licenses: p.Licenses}
+		Ecosystem: osvEcosystem(p.Ecosystem().String()), Licenses: p.Licenses}
 	if u := p.PURL(); u != nil {
 		// SCALIBR marks npm packages whose registry it could not tell;
 		// that says nothing to an SBOM reader.
@@ -185,6 +186,21 @@ func convert(typ, location string, p *extractor.Package) Package {
 		pkg.Name = "stdlib"
 	}
 	return pkg
+}
+
+// osvEcosystem adds what OSV's ecosystem names need beyond the distro
+// release: Ubuntu's LTS releases (YY.04 of even years) are
+// "Ubuntu:22.04:LTS".
+func osvEcosystem(eco string) string {
+	base, release, ok := strings.Cut(eco, ":")
+	if !ok || base != "Ubuntu" || strings.Contains(release, ":") {
+		return eco
+	}
+	yy, mm, ok := strings.Cut(release, ".")
+	if n, err := strconv.Atoi(yy); ok && err == nil && mm == "04" && n%2 == 0 {
+		return eco + ":LTS"
+	}
+	return eco
 }
 
 // matchName and matchVersion are what a package is looked up by.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -340,5 +341,34 @@ func TestJavaNested(t *testing.T) {
 	}
 	if !contains(got, "org.springframework:spring-core@5.3.0 Maven") {
 		t.Errorf("packages = %v, want spring-core from inside the war", got)
+	}
+}
+
+// TestUbuntuAndStdlib: Ubuntu LTS releases carry ":LTS" in OSV, and a
+// Go binary's toolchain is matched as "stdlib" without the "go" prefix.
+func TestUbuntuAndStdlib(t *testing.T) {
+	ctx := context.Background()
+	e := newEngine(t, meta.SQLite)
+	img := imageOf(t, []entry{
+		file("etc/os-release", "NAME=\"Ubuntu\"\nVERSION=\"22.04.3 LTS (Jammy Jellyfish)\"\nID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"22.04\"\nVERSION_CODENAME=jammy\n"),
+		file("var/lib/dpkg/status", dpkgStanza("libc6", "2.35-0ubuntu3.6", "glibc")),
+		exe("usr/bin/hello", goBinary(t)),
+	})
+	db := osvZip(t,
+		rec("UBUNTU-CVE-2024-3000", "Ubuntu:22.04:LTS", "glibc", fixedAt("2.35-0ubuntu3.10"),
+			map[string]any{"upstream": []string{"CVE-2024-3000"}, "severity": []any{map[string]any{"type": "Ubuntu", "score": "medium"}}}),
+		rec("GO-2099-0001", "Go", "stdlib", semverRange(ev("introduced", "0"), ev("fixed", "99.0.0")), map[string]any{"aliases": []string{"CVE-2099-0001"}}),
+	)
+	if _, err := e.Import(ctx, bytes.NewReader(db), "u.zip"); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := e.Scan(ctx, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := findings(rep)
+	if len(got) != 2 || got[0] != "CVE-2024-3000 libc6 2.35-0ubuntu3.6 fix=2.35-0ubuntu3.10 Medium" ||
+		!strings.HasPrefix(got[1], "CVE-2099-0001 stdlib 1.") || !strings.HasSuffix(got[1], " fix=99.0.0 Unknown") {
+		t.Errorf("findings = %q", got)
 	}
 }
