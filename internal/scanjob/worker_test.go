@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -33,7 +34,12 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 type workerEnv struct {
 	t      *testing.T
 	db     *meta.DB
+	acc    *access.Service
+	reg    *registry.Service
+	log    *slog.Logger
 	svc    *Service
+	stop   context.CancelFunc // stops svc's worker
+	done   chan struct{}
 	digest oci.Digest
 	admin  access.Principal
 }
@@ -128,7 +134,7 @@ func newWorkerEnv(t *testing.T, dsn string, adapterURL string, opts ...Option) *
 	done := make(chan struct{})
 	go func() { defer close(done); svc.Run(runCtx, 50*time.Millisecond) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return &workerEnv{t: t, db: db, svc: svc, digest: res.Digest,
+	return &workerEnv{t: t, db: db, acc: acc, reg: reg, log: log, svc: svc, stop: cancel, done: done, digest: res.Digest,
 		admin: access.Principal{Kind: access.UserKind, Username: "admin", SysAdmin: true}}
 }
 
@@ -245,6 +251,135 @@ func TestWorkerStops(t *testing.T) {
 		r := e.waitReport(meta.ReportStopped)
 		if j := e.job(r); j.Status != meta.ScanStopped || !strings.Contains(j.Log, "stopped on request") {
 			t.Fatalf("job after stop: %s %q", j.Status, j.Log)
+		}
+	})
+}
+
+// node starts another worker over the same database, as a second berth
+// node would run; it stops with the test.
+func (e *workerEnv) node(opts ...Option) *Service {
+	svc := New(e.db, e.acc, e.reg, append([]Option{WithLogger(e.log), WithRegistryURL("http://127.0.0.1:1"),
+		WithLease(300 * time.Millisecond), WithRetryBackoff(10 * time.Millisecond)}, opts...)...)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); svc.Run(ctx, 50*time.Millisecond) }()
+	e.t.Cleanup(func() { cancel(); <-done })
+	return svc
+}
+
+// TestWorkerTakeover: the node running a scan goes away mid-scan (its
+// worker stops without ending the job); when its lease runs out another
+// node claims the job and finishes it, as a second attempt.
+func TestWorkerTakeover(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dsn string) {
+		var polls atomic.Int64
+		mux := http.NewServeMux()
+		mux.HandleFunc("POST /api/v1/scan", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusAccepted)
+			fmt.Fprintf(w, `{"id":"s%d"}`, polls.Add(1))
+		})
+		mux.HandleFunc("GET /api/v1/scan/{id}/report", func(w http.ResponseWriter, r *http.Request) {
+			if r.PathValue("id") == "s1" { // the first node's scan never ends
+				w.Header().Set("Refresh-After", "0")
+				w.WriteHeader(http.StatusFound)
+				return
+			}
+			json.NewEncoder(w).Encode(scan.Report{Scanner: scan.Scanner{Name: "Scripted"}, Vulnerabilities: []scan.Vulnerability{}})
+		})
+		srv := httptest.NewServer(mux)
+		t.Cleanup(srv.Close)
+		e := newWorkerEnv(t, dsn, srv.URL)
+		ctx := context.Background()
+		if err := e.svc.Scan(ctx, e.admin, "p/app", "v1", ""); err != nil {
+			t.Fatal(err)
+		}
+		e.waitReport(meta.ReportRunning)
+		e.stop() // the first node dies
+		<-e.done
+		e.node() // a second node, which must take over
+		r := e.waitReport(meta.ReportSuccess)
+		j := e.job(r)
+		if j.Status != meta.ScanSuccess || j.Attempts != 2 || r.Severity != "None" {
+			t.Fatalf("job %s after %d attempts, report severity %q", j.Status, j.Attempts, r.Severity)
+		}
+	})
+}
+
+// TestWorkersShareQueue: two nodes over one database run a scan all;
+// every image is scanned exactly once.
+func TestWorkersShareQueue(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dsn string) {
+		var mu sync.Mutex
+		seen := map[string]int{}
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /api/v1/metadata", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, `{"scanner":{"name":"Counting","vendor":"tests","version":"1"},"capabilities":[{"type":"vulnerability",
+				"consumes_mime_types":["application/vnd.oci.image.manifest.v1+json"],
+				"produces_mime_types":["application/vnd.security.vulnerability.report; version=1.1"]}]}`)
+		})
+		mux.HandleFunc("POST /api/v1/scan", func(w http.ResponseWriter, r *http.Request) {
+			var req scanRequest
+			json.NewDecoder(r.Body).Decode(&req)
+			mu.Lock()
+			seen[req.Artifact.Digest]++
+			mu.Unlock()
+			w.WriteHeader(http.StatusAccepted)
+			fmt.Fprintf(w, `{"id":%q}`, req.Artifact.Digest)
+		})
+		mux.HandleFunc("GET /api/v1/scan/{id}/report", func(w http.ResponseWriter, r *http.Request) {
+			json.NewEncoder(w).Encode(scan.Report{Scanner: scan.Scanner{Name: "Counting"}, Vulnerabilities: []scan.Vulnerability{}})
+		})
+		srv := httptest.NewServer(mux)
+		t.Cleanup(srv.Close)
+		e := newWorkerEnv(t, dsn, srv.URL, WithWorkers(2))
+		e.node(WithWorkers(2))
+		ctx := context.Background()
+		const images = 12
+		for i := range images {
+			b := []byte(fmt.Sprintf(`{"architecture":"amd64","os":"linux","n":%d}`, i))
+			if _, err := e.reg.PutBlob(ctx, "p/many", string(oci.FromBytes(b)), bytes.NewReader(b)); err != nil {
+				t.Fatal(err)
+			}
+			m := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",`+
+				`"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":%q,"size":%d},"layers":[]}`,
+				oci.FromBytes(b), len(b))
+			if _, err := e.reg.PutManifest(ctx, "p/many", fmt.Sprintf("t%d", i), oci.MediaTypeImageManifest, []byte(m)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		run, err := e.svc.ScanAllNow(ctx, e.admin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if run.Total != images+1 { // and p/app:v1
+			t.Fatalf("scan all queued %d scans, want %d", run.Total, images+1)
+		}
+		deadline := time.Now().Add(time.Minute)
+		for {
+			st, err := e.svc.ScanAllStats(ctx, e.admin, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !st.Ongoing {
+				if st.Metrics["Success"] != images+1 {
+					t.Fatalf("scan all: %+v", st)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("scan all still running: %+v", st)
+			}
+			time.Sleep(20 * time.Millisecond) // polling asynchronous jobs, bounded by the deadline
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(seen) != images+1 {
+			t.Fatalf("%d images scanned, want %d", len(seen), images+1)
+		}
+		for d, n := range seen {
+			if n != 1 {
+				t.Errorf("%s scanned %d times", d, n)
+			}
 		}
 	})
 }
