@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/berth-registry/berth/internal/access"
 	"github.com/berth-registry/berth/internal/errs"
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/scan"
 )
 
 // Harbor's Pluggable Scanner API (scanner adapter v1.x) as a client.
@@ -148,10 +150,14 @@ type scanRequest struct {
 		Tag        string `json:"tag,omitempty"`
 		MimeType   string `json:"mime_type"`
 	} `json:"artifact"`
-	EnabledCapabilities []struct {
-		Type              string   `json:"type"`
-		ProducesMimeTypes []string `json:"produces_mime_types"`
-	} `json:"enabled_capabilities,omitempty"`
+	EnabledCapabilities []enabledCapability `json:"enabled_capabilities,omitempty"`
+}
+
+type enabledCapability struct {
+	Type              string   `json:"type"`
+	ProducesMimeTypes []string `json:"produces_mime_types"`
+	// Parameters carries sbom_media_types for an SBOM scan.
+	Parameters map[string]any `json:"parameters,omitempty"`
 }
 
 // pullToken is a registry token that lets the adapter pull this one
@@ -178,10 +184,13 @@ func (a adapter) scan(ctx context.Context, j meta.ScanJob, mimeType string, prog
 	req.Registry.URL = a.s.registryURL
 	req.Registry.Authorization = "Bearer " + tok
 	req.Artifact.Repository, req.Artifact.Digest, req.Artifact.MimeType = j.Repository, string(j.Digest), j.MediaType
-	req.EnabledCapabilities = append(req.EnabledCapabilities, struct {
-		Type              string   `json:"type"`
-		ProducesMimeTypes []string `json:"produces_mime_types"`
-	}{j.Kind, []string{mimeType}})
+	capab := enabledCapability{Type: j.Kind, ProducesMimeTypes: []string{mimeType}}
+	reportPath := "/report"
+	if j.Kind == KindSBOM {
+		capab.Parameters = map[string]any{"sbom_media_types": []string{scan.MediaTypeSPDX}}
+		reportPath += "?sbom_media_type=" + url.QueryEscape(scan.MediaTypeSPDX)
+	}
+	req.EnabledCapabilities = append(req.EnabledCapabilities, capab)
 	body, _ := json.Marshal(req)
 	resp, err := a.do(ctx, http.MethodPost, "/scan", mtScanResponse, mtScanRequest, body)
 	if err != nil {
@@ -202,7 +211,7 @@ func (a adapter) scan(ctx context.Context, j meta.ScanJob, mimeType string, prog
 	}
 	progress(20)
 	log := fmt.Sprintf("scanner %s accepted the scan as %s\n", a.reg.Name, accepted.ID)
-	path := "/scan/" + accepted.ID + "/report"
+	path := "/scan/" + url.PathEscape(accepted.ID) + reportPath
 	for polls := 0; ; polls++ {
 		resp, err := a.do(ctx, http.MethodGet, path, mimeType, "", nil)
 		if err != nil {
