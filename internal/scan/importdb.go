@@ -104,6 +104,7 @@ type importer struct {
 	aff     []VulnAffectedRow
 	pending map[string]bool
 	sums    []string
+	zw      *gzip.Writer
 }
 
 // VulnAffectedRow is meta.VulnAffected; named here to keep the importer
@@ -386,10 +387,16 @@ func (im *importer) jsonBytes(ctx context.Context, name string, b []byte) error 
 	if err := json.Compact(&compact, b); err != nil {
 		return errs.Wrap(errs.Invalid, err, "%s", name)
 	}
+	// One compressor for the whole import: a new one allocates about a
+	// megabyte of state, which dominated the import's cost.
 	var z bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&z, gzip.BestSpeed)
-	zw.Write(compact.Bytes())
-	zw.Close()
+	if im.zw == nil {
+		im.zw, _ = gzip.NewWriterLevel(&z, gzip.BestSpeed)
+	} else {
+		im.zw.Reset(&z)
+	}
+	im.zw.Write(compact.Bytes())
+	im.zw.Close()
 	if _, dup := im.seen[rec.ID]; !dup {
 		for eco := range ecos {
 			im.ecos[eco]++

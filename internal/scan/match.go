@@ -50,6 +50,7 @@ func (e *Engine) Match(ctx context.Context, img Image, inv Inventory) (Report, e
 	}
 	sort.Strings(ecos)
 	records := map[string]*osvRecord{}
+	var zr gzip.Reader // reused: a new reader per record costs more than the record
 	seen := map[string]int{} // package|version|id -> index in rep.Vulnerabilities
 	for _, eco := range ecos {
 		idx := byEco[eco]
@@ -64,7 +65,7 @@ func (e *Engine) Match(ctx context.Context, img Image, inv Inventory) (Report, e
 		byName := map[string][]string{}
 		for _, row := range rows {
 			if _, ok := records[row.ID]; !ok {
-				rec, err := decodeRecord(row.Data)
+				rec, err := decodeRecord(&zr, row.Data)
 				if err != nil {
 					return Report{}, fmt.Errorf("scan: record %s: %w", row.ID, err)
 				}
@@ -181,9 +182,8 @@ func (r *osvRecord) cweIDs() []string {
 	return ds.CWEIDs
 }
 
-func decodeRecord(data []byte) (*osvRecord, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(data))
-	if err != nil {
+func decodeRecord(zr *gzip.Reader, data []byte) (*osvRecord, error) {
+	if err := zr.Reset(bytes.NewReader(data)); err != nil {
 		return nil, err
 	}
 	b, err := io.ReadAll(io.LimitReader(zr, maxRecordSize))
