@@ -50,7 +50,7 @@ func (e *Engine) Match(ctx context.Context, img Image, inv Inventory) (Report, e
 	}
 	sort.Strings(ecos)
 	records := map[string]*osvRecord{}
-	var zr gzip.Reader // reused: a new reader per record costs more than the record
+	var zr gzip.Reader       // reused: a new reader per record costs more than the record
 	seen := map[string]int{} // package|version|id -> index in rep.Vulnerabilities
 	for _, eco := range ecos {
 		idx := byEco[eco]
