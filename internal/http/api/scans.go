@@ -396,14 +396,11 @@ func (h *Handler) fillAllowlist(r *http.Request, out *projectJSON) error {
 }
 
 // setProjectAllowlist stores a project body's cve_allowlist (nil: left
-// as it is).
+// as it is). A server without scanning accepts and ignores it, as
+// Harbor's clients always send one.
 func (h *Handler) setProjectAllowlist(r *http.Request, projectID int64, l *meta.CVEAllowlist) error {
-	if l == nil {
+	if l == nil || h.scans == nil {
 		return nil
 	}
-	s, err := h.scanService()
-	if err != nil {
-		return err
-	}
-	return s.SetProjectAllowlist(r.Context(), projectID, *l)
+	return h.scans.SetProjectAllowlist(r.Context(), projectID, *l)
 }
