@@ -258,28 +258,42 @@ func (q *Q) VulnGenerations(ctx context.Context) ([]VulnGeneration, error) {
 
 // VulnRecordsFor returns the records of generation gen that name any of
 // names in ecosystem, with the name each was found under, ordered by
-// name then record id.
-func (q *Q) VulnRecordsFor(ctx context.Context, gen int64, ecosystem string, names []string) ([]VulnMatch, error) {
+// name then record id. With anyRelease, ecosystem is a bare name
+// ("Rocky Linux") and records of any of its releases ("Rocky Linux:9")
+// match too.
+func (q *Q) VulnRecordsFor(ctx context.Context, gen int64, ecosystem string, anyRelease bool, names []string) ([]VulnMatch, error) {
 	out := []VulnMatch{}
+	ecoCond, ecoArgs := `a.ecosystem = ?`, []any{ecosystem}
+	if anyRelease {
+		// The prefix is compared with substr rather than LIKE: SQLite's
+		// LIKE ignores case and both treat '_' as a wildcard.
+		ecoCond = `(a.ecosystem = ? OR substr(a.ecosystem, 1, ?) = ?)`
+		ecoArgs = []any{ecosystem, len(ecosystem) + 1, ecosystem + ":"}
+	}
 	err := chunks(uniq(names), chunkSize, func(c []string) error {
-		args := []any{gen, ecosystem}
+		args := append([]any{gen}, ecoArgs...)
 		for _, n := range c {
 			args = append(args, n)
 		}
 		rows, err := q.query(ctx, `SELECT a.name, r.id, r.modified, r.data FROM vulndb_affected a
 			JOIN vulndb_records r ON r.generation = a.generation AND r.id = a.record_id
-			WHERE a.generation = ? AND a.ecosystem = ? AND a.name IN (`+placeholders(len(c))+`)
+			WHERE a.generation = ? AND `+ecoCond+` AND a.name IN (`+placeholders(len(c))+`)
 			ORDER BY a.name, r.id`, args...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
+		var last VulnMatch
 		for rows.Next() {
 			var m VulnMatch
 			if err := rows.Scan(&m.Name, &m.ID, timeCol{&m.Modified}, &m.Data); err != nil {
 				return err
 			}
+			if m.Name == last.Name && m.ID == last.ID {
+				continue // one record naming the package in two releases
+			}
 			out = append(out, m)
+			last = m
 		}
 		return rows.Err()
 	})

@@ -37,7 +37,7 @@ func TestVulnDBGenerations(t *testing.T) {
 		}
 		names := func(gen int64) []string {
 			t.Helper()
-			ms, err := q.VulnRecordsFor(ctx, gen, "Debian:12", []string{"openssl", "zlib"})
+			ms, err := q.VulnRecordsFor(ctx, gen, "Debian:12", false, []string{"openssl", "zlib"})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 
 	"github.com/berth-registry/berth/internal/errs"
 )
@@ -58,9 +59,21 @@ func (e *Engine) Match(ctx context.Context, img Image, inv Inventory) (Report, e
 		for _, i := range idx {
 			names = append(names, inv.Packages[i].matchName())
 		}
-		rows, err := q.VulnRecordsFor(ctx, gen.ID, eco, names)
+		// A package whose ecosystem has no release (SCALIBR gives none
+		// for Rocky Linux, Wolfi, …, or when os-release has no
+		// VERSION_ID) matches records of any release, as OSV-SCALIBR's
+		// own matcher does.
+		base, _, hasRelease := strings.Cut(eco, ":")
+		rows, err := q.VulnRecordsFor(ctx, gen.ID, eco, !hasRelease, names)
 		if err != nil {
 			return Report{}, err
+		}
+		if hasRelease { // and records that name no release
+			more, err := q.VulnRecordsFor(ctx, gen.ID, base, false, names)
+			if err != nil {
+				return Report{}, err
+			}
+			rows = append(rows, more...)
 		}
 		byName := map[string][]string{}
 		for _, row := range rows {
@@ -120,7 +133,7 @@ func findingFor(rec *osvRecord, p *Package, eco string) (Vulnerability, bool) {
 	name, ver := p.matchName(), p.matchVersion()
 	for i := range rec.Affected {
 		a := &rec.Affected[i]
-		if a.Package.Ecosystem != eco || normalizeName(eco, a.Package.Name) != name {
+		if !sameEcosystem(a.Package.Ecosystem, eco) || normalizeName(eco, a.Package.Name) != name {
 			continue
 		}
 		hit, fixed := a.affects(ver)
@@ -157,6 +170,17 @@ func findingFor(rec *osvRecord, p *Package, eco string) (Vulnerability, bool) {
 			PreferredCVSS: cv, CWEIDs: rec.cweIDs(), VendorAttributes: attrs}, true
 	}
 	return Vulnerability{}, false
+}
+
+// sameEcosystem compares OSV ecosystems; a side without a release
+// matches every release of the other.
+func sameEcosystem(record, pkg string) bool {
+	if record == pkg {
+		return true
+	}
+	rb, _, rok := strings.Cut(record, ":")
+	pb, _, pok := strings.Cut(pkg, ":")
+	return rb == pb && (!rok || !pok)
 }
 
 func contains(s []string, x string) bool {

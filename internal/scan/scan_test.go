@@ -372,3 +372,44 @@ func TestUbuntuAndStdlib(t *testing.T) {
 		t.Errorf("findings = %q", got)
 	}
 }
+
+// TestEcosystemReleases: a package whose ecosystem has no release
+// matches records of any release, and a record without a release
+// matches every release, as OSV-SCALIBR compares them; releases that
+// differ never match.
+func TestEcosystemReleases(t *testing.T) {
+	ctx := context.Background()
+	e := newEngine(t, meta.SQLite)
+	db := osvZip(t,
+		rec("ALPINE-CVE-2024-0001", "Alpine:v3.19", "zlib", fixedAt("1.3.1-r0"), nil),
+		rec("ALPINE-CVE-2024-0002", "Alpine:v3.18", "zlib", fixedAt("1.3.1-r0"), nil),
+		rec("ALPINE-CVE-2024-0003", "Alpine", "zlib", fixedAt("1.3.1-r0"), nil),
+		rec("ALPINE-CVE-2024-0004", "Alpine_v3.19", "zlib", fixedAt("1.3.1-r0"), nil),
+	)
+	if _, err := e.Import(ctx, bytes.NewReader(db), "a.zip"); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(release string) []string {
+		t.Helper()
+		img := imageOf(t, []entry{
+			file("etc/os-release", "ID=alpine\n"+release),
+			file("lib/apk/db/installed", apkInstalled([3]string{"zlib", "1.3-r2", "zlib"})),
+		})
+		rep, err := e.Scan(ctx, img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := []string{}
+		for _, v := range rep.Vulnerabilities {
+			out = append(out, v.ID)
+		}
+		sort.Strings(out)
+		return out
+	}
+	if diff := cmp.Diff([]string{"ALPINE-CVE-2024-0001", "ALPINE-CVE-2024-0003"}, ids("VERSION_ID=3.19.1\n")); diff != "" {
+		t.Errorf("Alpine 3.19 (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"ALPINE-CVE-2024-0001", "ALPINE-CVE-2024-0002", "ALPINE-CVE-2024-0003"}, ids("")); diff != "" {
+		t.Errorf("Alpine without a release (-want +got):\n%s", diff)
+	}
+}
