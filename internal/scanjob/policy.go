@@ -46,7 +46,9 @@ func (s *Service) CheckPull(ctx context.Context, repo string, m meta.Manifest, s
 	if err != nil {
 		return err
 	}
-	reps, err := s.db.Q().ListScanReports(ctx, sc.UUID, true, m.Digest)
+	// Summaries first: most pulls are of images whose worst finding is
+	// below the threshold, and need not load the full report.
+	reps, err := s.db.Q().ListScanReports(ctx, sc.UUID, false, m.Digest)
 	if err != nil {
 		return err
 	}
@@ -61,15 +63,22 @@ func (s *Service) CheckPull(ctx context.Context, repo string, m meta.Manifest, s
 	}
 	how := fmt.Sprintf(" Scan it with POST /api/v2.0/projects/%s/repositories/%s/artifacts/%s/scan and pull again when the scan has succeeded.",
 		pr.Name, escapeRepo(strings.TrimPrefix(repo, pr.Name+"/")), m.Digest)
-	if rep == nil || (rep.Status != meta.ReportSuccess && len(rep.Report) == 0) {
+	if rep == nil || (rep.Status != meta.ReportSuccess && rep.EndTime.IsZero() && len(rep.Summary) == 0) {
 		return errs.New(errs.Denied, PolicyViolation, "current image without vulnerability scanning cannot be pulled due to configured policy in %s To continue with pull, please contact your project administrator for help.%s", policy, how)
 	}
 	if rep.Status != meta.ReportSuccess {
 		return errs.New(errs.Denied, PolicyViolation, "current image with %q status of vulnerability scanning cannot be pulled due to configured policy in %s To continue with pull, please contact your project administrator for help.%s", rep.Status, policy, how)
 	}
+	if scan.Severity(rep.Severity).Code() < threshold.Code() {
+		return nil
+	}
+	full, err := s.db.Q().GetScanReport(ctx, rep.UUID)
+	if err != nil {
+		return err
+	}
 	var r scan.Report
-	if err := json.Unmarshal(rep.Report, &r); err != nil {
-		return fmt.Errorf("read scan report %s: %w", rep.UUID, err)
+	if err := json.Unmarshal(full.Report, &r); err != nil {
+		return fmt.Errorf("read scan report %s: %w", full.UUID, err)
 	}
 	allow, err := s.effectiveAllowlist(ctx, pr)
 	if err != nil {
