@@ -101,15 +101,11 @@ type importer struct {
 	ecos    map[string]int
 	updated time.Time
 	recs    []meta.VulnRecord
-	aff     []VulnAffectedRow
+	aff     []meta.VulnAffected
 	pending map[string]bool
 	sums    []string
 	zw      *gzip.Writer
 }
-
-// VulnAffectedRow is meta.VulnAffected; named here to keep the importer
-// readable.
-type VulnAffectedRow = meta.VulnAffected
 
 func (im *importer) run(ctx context.Context, sources []Source) (DBInfo, error) {
 	for _, s := range sources {
@@ -365,13 +361,13 @@ func (im *importer) jsonBytes(ctx context.Context, name string, b []byte) error 
 	if prev, ok := im.seen[rec.ID]; ok && !mod.After(prev) {
 		return nil
 	}
-	var aff []VulnAffectedRow
+	var aff []meta.VulnAffected
 	ecos := map[string]bool{}
 	for _, a := range rec.Affected {
 		if a.Package.Ecosystem == "" || a.Package.Name == "" {
 			continue
 		}
-		aff = append(aff, VulnAffectedRow{Ecosystem: a.Package.Ecosystem,
+		aff = append(aff, meta.VulnAffected{Ecosystem: a.Package.Ecosystem,
 			Name: normalizeName(a.Package.Ecosystem, a.Package.Name), RecordID: rec.ID})
 		ecos[ecosystemBase(a.Package.Ecosystem)] = true
 	}
@@ -428,29 +424,4 @@ func (im *importer) flush(ctx context.Context) error {
 	im.recs, im.aff = im.recs[:0], im.aff[:0]
 	clear(im.pending)
 	return nil
-}
-
-// errNoDB is returned by lookups before any import.
-var errNoDB = errs.New(errs.Unavailable, "", "no vulnerability database has been imported; run `berth scanner import` or configure scanner.db_urls")
-
-// DBInfo describes the vulnerability database in use; Loaded is false
-// when none has been imported.
-func (e *Engine) DBInfo(ctx context.Context) (DBInfo, error) {
-	g, err := e.db.Q().CurrentVulnGeneration(ctx)
-	if errs.Is(err, errs.NotFound) {
-		return DBInfo{Ecosystems: map[string]int{}}, nil
-	}
-	if err != nil {
-		return DBInfo{}, err
-	}
-	return genInfo(g), nil
-}
-
-func genInfo(g meta.VulnGeneration) DBInfo {
-	info := DBInfo{Loaded: true, Source: g.Source, Checksum: g.Checksum, ImportedAt: g.ImportedAt,
-		UpdatedAt: g.UpdatedAt, Records: int(g.Records), Ecosystems: map[string]int{}}
-	if err := json.Unmarshal([]byte(g.Ecosystems), &info.Ecosystems); err != nil {
-		info.Ecosystems = map[string]int{}
-	}
-	return info
 }
