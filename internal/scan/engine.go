@@ -14,6 +14,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/berth-registry/berth/internal/meta"
@@ -64,7 +65,13 @@ type Engine struct {
 	tmpDir  string
 	scanner Scanner
 	now     func() time.Time
+	// lastStaleWarn (unix seconds) rate-limits the warning that the
+	// database is old.
+	lastStaleWarn atomic.Int64
 }
+
+// staleAfter is the database age from which scans log a warning.
+const staleAfter = 7 * 24 * time.Hour
 
 // Option configures an Engine.
 type Option func(*Engine)

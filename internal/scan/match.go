@@ -9,8 +9,10 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/berth-registry/berth/internal/errs"
+	"github.com/berth-registry/berth/internal/meta"
 )
 
 // dbErr turns "no database" into the error scans report.
@@ -31,6 +33,7 @@ func (e *Engine) Match(ctx context.Context, img Image, inv Inventory) (Report, e
 	if err != nil {
 		return Report{}, dbErr(err)
 	}
+	e.warnIfStale(gen)
 	rep := Report{GeneratedAt: e.now().UTC(), Scanner: e.scanner, Severity: SeverityNone,
 		Vulnerabilities: []Vulnerability{}}
 	if img.Repository != "" || img.Digest != "" {
@@ -125,6 +128,22 @@ func (e *Engine) Match(ctx context.Context, img Image, inv Inventory) (Report, e
 		return a.Version < b.Version
 	})
 	return rep, nil
+}
+
+// warnIfStale logs, at most hourly, that the database has not been
+// imported for a week: findings published since are missed.
+func (e *Engine) warnIfStale(g meta.VulnGeneration) {
+	now := e.now()
+	age := now.Sub(g.ImportedAt)
+	if age < staleAfter {
+		return
+	}
+	last := e.lastStaleWarn.Load()
+	if now.Unix()-last < 3600 || !e.lastStaleWarn.CompareAndSwap(last, now.Unix()) {
+		return
+	}
+	e.log.Warn("the vulnerability database is old; run `berth scanner import` or set scanner.db_urls",
+		"imported_at", g.ImportedAt, "age", age.Round(time.Hour).String(), "source", g.Source)
 }
 
 // findingFor checks rec against p, returning the finding when p's
