@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -155,5 +156,39 @@ func TestBuiltinScanner(t *testing.T) {
 			t.Fatalf("scan all did not finish: %s", r.body)
 		}
 		time.Sleep(100 * time.Millisecond) // polling an asynchronous job, bounded by the deadline
+	}
+}
+
+// TestIndexScan: scanning an index scans its images; the index's
+// overview merges them, counting a finding both images share once.
+func TestIndexScan(t *testing.T) {
+	s := startScanServer(t)
+	if _, err := scan.New(s.n.db, scan.WithTempDir(t.TempDir())).Import(context.Background(), bytes.NewReader(osvAlpine(t)), "osv.zip"); err != nil {
+		t.Fatal(err)
+	}
+	layer := alpineLayer(t)
+	amd := s.pushArch("library/multi", "amd64", layer, "amd64")
+	arm := s.pushArch("library/multi", "arm64", layer, "arm64")
+	size := func(tag string) int {
+		r := s.do("GET", "/v2/library/multi/manifests/"+tag, nil, "Accept", "application/vnd.oci.image.manifest.v1+json")
+		s.expect(r, http.StatusOK, "get "+tag)
+		return len(r.body)
+	}
+	idx := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[` +
+		`{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"` + amd + `","size":` + strconv.Itoa(size("amd64")) + `,"platform":{"architecture":"amd64","os":"linux"}},` +
+		`{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"` + arm + `","size":` + strconv.Itoa(size("arm64")) + `,"platform":{"architecture":"arm64","os":"linux"}}]}`
+	s.expect(s.do("PUT", "/v2/library/multi/manifests/v1", []byte(idx), "Content-Type", "application/vnd.oci.image.index.v1+json"),
+		http.StatusCreated, "push index")
+
+	s.expect(s.do("POST", "/api/v2.0/projects/library/repositories/multi/artifacts/v1/scan", nil), http.StatusAccepted, "scan index")
+	for _, tag := range []string{"amd64", "arm64"} {
+		if ov := s.waitScan("library", "multi", tag, scan.MediaTypeVulnReport); ov["scan_status"] != "Success" {
+			t.Fatalf("%s: %v", tag, ov)
+		}
+	}
+	ov := s.waitScan("library", "multi", "v1", scan.MediaTypeVulnReport)
+	sum, _ := json.Marshal(ov["summary"])
+	if ov["scan_status"] != "Success" || ov["severity"] != "Critical" || string(sum) != `{"fixable":1,"summary":{"Critical":1},"total":1}` {
+		t.Fatalf("index overview: %v %s", ov, sum)
 	}
 }

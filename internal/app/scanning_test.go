@@ -132,7 +132,13 @@ func digestOf(b []byte) string {
 // the manifest's digest.
 func (s *scanServer) push(repo, tag string, layer []byte) string {
 	s.t.Helper()
-	config := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["` + digestOf(layer) + `"]}}`)
+	return s.pushArch(repo, tag, layer, "amd64")
+}
+
+// pushArch is push with the config's architecture.
+func (s *scanServer) pushArch(repo, tag string, layer []byte, arch string) string {
+	s.t.Helper()
+	config := []byte(`{"architecture":"` + arch + `","os":"linux","rootfs":{"type":"layers","diff_ids":["` + digestOf(layer) + `"]}}`)
 	for _, b := range [][]byte{config, layer} {
 		r := s.do("POST", "/v2/"+repo+"/blobs/uploads/?digest="+digestOf(b), b, "Content-Type", "application/octet-stream")
 		s.expect(r, http.StatusCreated, "push blob")

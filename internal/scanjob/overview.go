@@ -87,10 +87,11 @@ func (s *Service) Overview(ctx context.Context, repo string, subjects []Subject)
 			ds = sub.Children
 		}
 		vuln := map[string]NativeReportSummary{}
+		parts := map[string][]meta.ScanReport{}
 		for _, d := range ds {
 			for _, r := range by[d] {
 				if r.MimeType == scan.MediaTypeSBOMReport {
-					if len(ds) == 1 {
+					if len(sub.Children) == 0 {
 						out.SBOM[sub.Digest] = sbomOverview(r)
 					}
 					continue
@@ -100,6 +101,23 @@ func (s *Service) Overview(ctx context.Context, repo string, subjects []Subject)
 					sum = merge(prev, sum)
 				}
 				vuln[r.MimeType] = sum
+				parts[r.MimeType] = append(parts[r.MimeType], r)
+			}
+		}
+		// An index counts the union of its images' findings: the same
+		// CVE in the same package in two images is one finding.
+		for mt, rs := range parts {
+			if len(rs) < 2 {
+				continue
+			}
+			u, err := s.unionSummary(ctx, rs)
+			if err != nil {
+				return out, err
+			}
+			if u != nil {
+				v := vuln[mt]
+				v.Summary = u
+				vuln[mt] = v
 			}
 		}
 		if len(vuln) > 0 {
@@ -107,6 +125,38 @@ func (s *Service) Overview(ctx context.Context, repo string, subjects []Subject)
 		}
 	}
 	return out, nil
+}
+
+// unionSummary counts the distinct findings (id, package, version) of
+// several reports; nil when one of them has no result.
+func (s *Service) unionSummary(ctx context.Context, rs []meta.ScanReport) (*scan.Summary, error) {
+	seen := map[[3]string]bool{}
+	var all scan.Report
+	for _, r := range rs {
+		if len(r.Summary) == 0 {
+			return nil, nil
+		}
+		full, err := s.db.Q().GetScanReport(ctx, r.UUID)
+		if errs.Is(err, errs.NotFound) {
+			return nil, nil // rescanned meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		var rep scan.Report
+		if err := json.Unmarshal(full.Report, &rep); err != nil {
+			return nil, nil
+		}
+		for _, v := range rep.Vulnerabilities {
+			k := [3]string{v.ID, v.Package, v.Version}
+			if !seen[k] {
+				seen[k] = true
+				all.Vulnerabilities = append(all.Vulnerabilities, v)
+			}
+		}
+	}
+	sum := all.Summarize()
+	return &sum, nil
 }
 
 func duration(start, end time.Time) int64 {
