@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
+
+	cdx "github.com/CycloneDX/cyclonedx-go"
+	spdxjson "github.com/spdx/tools-golang/json"
 
 	"github.com/berth-registry/berth/internal/errs"
 	"github.com/berth-registry/berth/internal/meta"
@@ -110,5 +114,59 @@ func TestSBOM(t *testing.T) {
 
 	if _, _, err := e.SBOM(ctx, img, "text/plain"); !errs.Is(err, errs.Invalid) {
 		t.Errorf("unknown format: %v, want Invalid", err)
+	}
+}
+
+// TestSBOMReadByStandardTools reads both documents with the SPDX and
+// CycloneDX projects' own Go libraries: field names and types are what
+// other tools expect.
+func TestSBOMReadByStandardTools(t *testing.T) {
+	ctx := context.Background()
+	e := newEngine(t, meta.SQLite)
+	img := alpineImage(t)
+	inv, err := e.Inventory(ctx, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	raw, _, err := e.SBOMOf(img, inv, "spdx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := spdxjson.Read(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("SPDX tools cannot read the document: %v", err)
+	}
+	if doc.SPDXVersion != "SPDX-2.3" || len(doc.Packages) != len(inv.Packages)+1 || len(doc.Relationships) != len(inv.Packages)+1 {
+		t.Errorf("SPDX: version %q, %d packages, %d relationships for %d found", doc.SPDXVersion, len(doc.Packages),
+			len(doc.Relationships), len(inv.Packages))
+	}
+	purls := 0
+	for _, p := range doc.Packages {
+		for _, r := range p.PackageExternalReferences {
+			if r.RefType == "purl" && strings.HasPrefix(r.Locator, "pkg:") {
+				purls++
+			}
+		}
+	}
+	if purls != len(inv.Packages) {
+		t.Errorf("SPDX: %d purls for %d packages", purls, len(inv.Packages))
+	}
+
+	raw, _, err = e.SBOMOf(img, inv, "cyclonedx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bom cdx.BOM
+	if err := cdx.NewBOMDecoder(bytes.NewReader(raw), cdx.BOMFileFormatJSON).Decode(&bom); err != nil {
+		t.Fatalf("CycloneDX tools cannot read the document: %v", err)
+	}
+	if bom.SpecVersion != cdx.SpecVersion1_5 || bom.Components == nil || len(*bom.Components) != len(inv.Packages)+1 {
+		t.Fatalf("CycloneDX: spec %v, components %v", bom.SpecVersion, bom.Components)
+	}
+	for _, c := range *bom.Components {
+		if c.Type == cdx.ComponentTypeLibrary && !strings.HasPrefix(c.PackageURL, "pkg:") {
+			t.Errorf("CycloneDX component %s has purl %q", c.Name, c.PackageURL)
+		}
 	}
 }
