@@ -342,7 +342,7 @@ func (s *Service) Stop(ctx context.Context, p access.Principal, repo, ref, kind 
 			}
 			if k > 0 && j.Status == meta.ScanQueued {
 				if r, err := s.db.Q().GetScanReport(ctx, j.ReportUUID); err == nil {
-					s.endReport(ctx, r, meta.ReportStopped, nil, "stopped before it ran\n")
+					s.endReport(ctx, r, meta.ReportStopped, "stopped before it ran\n")
 				}
 			}
 			n += k

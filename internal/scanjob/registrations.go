@@ -59,7 +59,7 @@ func checkSpec(sp *RegistrationSpec) error {
 	return nil
 }
 
-// describe adds what the scanner says of itself (with a short timeout:
+// describeReg adds what the scanner says of itself (with a short timeout:
 // listings must not hang on a dead adapter).
 func (s *Service) describeReg(ctx context.Context, sc meta.Scanner) Registration {
 	r := Registration{Scanner: sc, Health: "unhealthy", Capabilities: map[string]bool{}}

@@ -88,13 +88,13 @@ func (s *Service) runJob(ctx context.Context, j meta.ScanJob) {
 		return
 	}
 	if j.StopRequested {
-		s.endReport(ctx, rep, meta.ReportStopped, nil, "stopped\n")
+		s.endReport(ctx, rep, meta.ReportStopped, "stopped\n")
 		s.finish(ctx, j, meta.ScanStopped, time.Time{}, "stopped\n")
 		return
 	}
 	if j.Attempts > j.MaxAttempts {
 		msg := fmt.Sprintf("gave up after %d attempts (the worker running it stopped answering)\n", j.MaxAttempts)
-		s.endReport(ctx, rep, meta.ReportError, nil, msg)
+		s.endReport(ctx, rep, meta.ReportError, msg)
 		s.finish(ctx, j, meta.ScanError, time.Time{}, msg)
 		return
 	}
@@ -105,7 +105,7 @@ func (s *Service) runJob(ctx context.Context, j meta.ScanJob) {
 	}
 	if err != nil {
 		msg := fmt.Sprintf("scanner %s: %v\n", j.ScannerUUID, err)
-		s.endReport(ctx, rep, meta.ReportError, nil, msg)
+		s.endReport(ctx, rep, meta.ReportError, msg)
 		s.finish(ctx, j, meta.ScanError, time.Time{}, msg)
 		return
 	}
@@ -161,7 +161,7 @@ func (s *Service) runJob(ctx context.Context, j meta.ScanJob) {
 		s.finish(ctx, j, meta.ScanSuccess, time.Time{}, res.log)
 		log.Info("scan finished", "report", rep.UUID)
 	case errors.Is(cause, errStopped):
-		s.endReport(ctx, rep, meta.ReportStopped, nil, "stopped on request\n")
+		s.endReport(ctx, rep, meta.ReportStopped, "stopped on request\n")
 		s.finish(ctx, j, meta.ScanStopped, time.Time{}, "stopped on request\n")
 	case ctx.Err() != nil:
 		// This node is shutting down: leave the lease to run out, so
@@ -186,7 +186,7 @@ func (s *Service) retryOrFail(ctx context.Context, j meta.ScanJob, rep meta.Scan
 		s.finish(ctx, j, "", time.Now().Add(wait), msg)
 		return
 	}
-	s.endReport(ctx, rep, meta.ReportError, nil, msg)
+	s.endReport(ctx, rep, meta.ReportError, msg)
 	s.finish(ctx, j, meta.ScanError, time.Time{}, msg)
 }
 
@@ -197,7 +197,7 @@ func (s *Service) finish(ctx context.Context, j meta.ScanJob, status string, ret
 }
 
 // endReport ends a report without a result.
-func (s *Service) endReport(ctx context.Context, rep meta.ScanReport, status string, _ []byte, text string) {
+func (s *Service) endReport(ctx context.Context, rep meta.ScanReport, status, text string) {
 	rep.Status, rep.EndTime = status, time.Now()
 	rep.Log += text
 	rep.Report, rep.Summary = nil, nil

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -46,17 +48,20 @@ func (h *Handler) scanService() (*scanjob.Service, error) {
 
 // scanTypeBody reads Harbor's ScanType body, which is optional.
 func scanTypeBody(w http.ResponseWriter, r *http.Request) (string, error) {
-	if r.ContentLength == 0 {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		return "", errs.New(errs.TooLarge, "", "the request body is larger than %d bytes", maxBody)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
 		return scanjob.KindVulnerability, nil
 	}
 	var body struct {
 		ScanType string `json:"scan_type"`
 	}
-	if err := decode(w, r, &body); err != nil {
-		if e, ok := errs.As(err); ok && e.Msg == "the request body is empty" {
-			return scanjob.KindVulnerability, nil
-		}
-		return "", err
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		return "", errs.New(errs.Invalid, "", "invalid JSON body: %v", err)
 	}
 	return body.ScanType, nil
 }
