@@ -188,31 +188,78 @@ func (q *Q) CommitVulnGeneration(ctx context.Context, g VulnGeneration) error {
 }
 
 // DeleteVulnGeneration deletes a generation and its rows. Deleting the
-// current one is refused (errs.Conflict).
+// current one is refused (errs.Conflict). The rows go in small
+// transactions, so that a large database never holds SQLite's writer for
+// long; the generation is retired first, so an import still writing it
+// cannot make it current half-deleted.
 func (q *Q) DeleteVulnGeneration(ctx context.Context, gen int64) error {
-	return q.atomic(ctx, func(q *Q) error {
+	var gone bool
+	err := q.atomic(ctx, func(q *Q) error {
 		var state string
 		err := q.queryRow(ctx, `SELECT state FROM vulndb_generations WHERE id = ?`, gen).Scan(&state)
 		if errors.Is(err, sql.ErrNoRows) {
+			gone = true
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("delete vulnerability generation %d: %w", gen, err)
+			return err
 		}
 		if state == "current" {
 			return errs.Conflictf("vulnerability generation %d is in use", gen)
 		}
-		for _, stmt := range []string{
-			`DELETE FROM vulndb_affected WHERE generation = ?`,
-			`DELETE FROM vulndb_records WHERE generation = ?`,
-			`DELETE FROM vulndb_generations WHERE id = ?`,
-		} {
-			if _, err := q.exec(ctx, stmt, gen); err != nil {
-				return fmt.Errorf("delete vulnerability generation %d: %w", gen, err)
-			}
-		}
-		return nil
+		_, err = q.exec(ctx, `UPDATE vulndb_generations SET state = 'retired' WHERE id = ?`, gen)
+		return err
 	})
+	if err != nil || gone {
+		return wrapDelete(gen, err)
+	}
+	for {
+		rows, err := q.query(ctx, `SELECT id FROM vulndb_records WHERE generation = ?`+limit(deleteBatch), gen)
+		if err != nil {
+			return wrapDelete(gen, err)
+		}
+		ids, err := scanStrings(rows)
+		if err != nil {
+			return wrapDelete(gen, err)
+		}
+		if len(ids) == 0 {
+			break
+		}
+		err = q.atomic(ctx, func(q *Q) error {
+			return chunks(ids, chunkSize, func(c []string) error {
+				args := []any{gen}
+				for _, id := range c {
+					args = append(args, id)
+				}
+				in := placeholders(len(c))
+				if _, err := q.exec(ctx, `DELETE FROM vulndb_affected WHERE generation = ? AND record_id IN (`+in+`)`, args...); err != nil {
+					return err
+				}
+				_, err := q.exec(ctx, `DELETE FROM vulndb_records WHERE generation = ? AND id IN (`+in+`)`, args...)
+				return err
+			})
+		})
+		if err != nil {
+			return wrapDelete(gen, err)
+		}
+	}
+	return wrapDelete(gen, q.atomic(ctx, func(q *Q) error {
+		if _, err := q.exec(ctx, `DELETE FROM vulndb_affected WHERE generation = ?`, gen); err != nil {
+			return err
+		}
+		_, err := q.exec(ctx, `DELETE FROM vulndb_generations WHERE id = ?`, gen)
+		return err
+	}))
+}
+
+// deleteBatch is how many records one deleting transaction removes.
+const deleteBatch = 2000
+
+func wrapDelete(gen int64, err error) error {
+	if err == nil || errs.Is(err, errs.Conflict) {
+		return err
+	}
+	return fmt.Errorf("delete vulnerability generation %d: %w", gen, err)
 }
 
 const vulnGenCols = `id, state, source, checksum, records, ecosystems, updated_at, started_at, imported_at`

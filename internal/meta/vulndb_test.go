@@ -2,6 +2,7 @@ package meta
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -126,6 +127,48 @@ func TestVulnDBLease(t *testing.T) {
 		}
 		if ok, err := q.AcquireVulnDBLease(ctx, "a", t0, t0.Add(8*time.Minute)); err != nil || !ok {
 			t.Fatalf("a acquires a released lease: %v %v", ok, err)
+		}
+	})
+}
+
+// TestVulnDBDeleteLarge deletes a generation larger than one delete
+// batch, and refuses to make a generation current once deletion began.
+func TestVulnDBDeleteLarge(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *DB) {
+		ctx := context.Background()
+		q := db.Q()
+		gen, err := q.BeginVulnGeneration(ctx, "big")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := deleteBatch + deleteBatch/2
+		for start := 0; start < n; start += 500 {
+			var recs []VulnRecord
+			var aff []VulnAffected
+			for i := start; i < start+500 && i < n; i++ {
+				id := fmt.Sprintf("R-%05d", i)
+				recs = append(recs, VulnRecord{ID: id, Data: []byte{1}})
+				aff = append(aff, VulnAffected{Ecosystem: "Go", Name: "m", RecordID: id})
+			}
+			if err := q.PutVulnRecords(ctx, gen, recs, aff); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if ms, err := q.VulnRecordsFor(ctx, gen, "Go", false, []string{"m"}); err != nil || len(ms) != n {
+			t.Fatalf("records before delete: %d, %v", len(ms), err)
+		}
+		if err := q.DeleteVulnGeneration(ctx, gen); err != nil {
+			t.Fatal(err)
+		}
+		if ms, err := q.VulnRecordsFor(ctx, gen, "Go", false, []string{"m"}); err != nil || len(ms) != 0 {
+			t.Fatalf("records after delete: %d, %v", len(ms), err)
+		}
+		var left int
+		if err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM vulndb_records`).Scan(&left); err != nil || left != 0 {
+			t.Fatalf("vulndb_records rows left: %d, %v", left, err)
+		}
+		if err := q.CommitVulnGeneration(ctx, VulnGeneration{ID: gen}); !errs.Is(err, errs.Conflict) {
+			t.Fatalf("commit of a deleted generation: %v, want Conflict", err)
 		}
 	})
 }
