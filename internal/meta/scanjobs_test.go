@@ -190,3 +190,37 @@ func TestScanReports(t *testing.T) {
 		}
 	})
 }
+
+func TestScanAllRuns(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *DB) {
+		ctx := context.Background()
+		q := db.Q()
+		_, err := q.LatestScanAllRun(ctx, "")
+		wantKind(t, err, errs.NotFound)
+		manual := must1[ScanAllRun](t)(q.CreateScanAllRun(ctx, "Manual"))
+		sched := must1[ScanAllRun](t)(q.CreateScanAllRun(ctx, "Schedule"))
+		for i, run := range []int64{manual.ID, manual.ID, sched.ID} {
+			must1[ScanJob](t)(q.CreateScanJob(ctx, ScanJob{Kind: "vulnerability", Trigger: "SCAN_ALL", Repository: "p/r",
+				Digest: dg(string(rune('a' + i))), ScannerUUID: "s", ReportUUID: "r", ScanAllID: run}))
+		}
+		must(t, q.SetScanAllTotal(ctx, manual.ID, 2))
+		if got := must1[ScanAllRun](t)(q.LatestScanAllRun(ctx, "Manual")); got.ID != manual.ID || got.Total != 2 {
+			t.Fatalf("latest manual run = %+v", got)
+		}
+		if got := must1[ScanAllRun](t)(q.LatestScanAllRun(ctx, "")); got.ID != sched.ID {
+			t.Fatalf("latest run = %+v", got)
+		}
+		j, ok, err := q.ClaimScanJob(ctx, "n", time.Minute)
+		if err != nil || !ok || j.ScanAllID != manual.ID {
+			t.Fatalf("claim: %+v %v %v", j, ok, err)
+		}
+		if n := must1[int64](t)(q.StopScanAllJobs(ctx, manual.ID)); n != 2 {
+			t.Fatalf("StopScanAllJobs reached %d jobs, want 2", n)
+		}
+		diff(t, "manual run", map[string]int{ScanStopped: 1, ScanRunning: 1}, must1[map[string]int](t)(q.ScanJobCounts(ctx, manual.ID)))
+		diff(t, "scheduled run", map[string]int{ScanQueued: 1}, must1[map[string]int](t)(q.ScanJobCounts(ctx, sched.ID)))
+		if !must1[bool](t)(q.RenewScanJob(ctx, j.ID, "n", time.Minute, 5)) {
+			t.Fatal("the running job of a stopped scan all is not told to stop")
+		}
+	})
+}
