@@ -77,6 +77,11 @@ func TestBuiltinScanner(t *testing.T) {
 	if ov["scan_status"] != "Success" || ov["severity"] != "Critical" {
 		t.Fatalf("scan on push: %v", ov)
 	}
+	r = s.do("GET", "/api/v2.0/projects/auto/repositories/app/artifacts/v1?with_scan_overview=true", nil,
+		"X-Accept-Vulnerabilities", scan.MediaTypeHarborVulnReport)
+	if strings.Contains(string(r.body), "scan_overview") {
+		t.Fatalf("scan_overview in a type the caller did not accept: %s", r.body)
+	}
 	r = s.do("GET", "/api/v2.0/projects/auto/repositories/app/artifacts/"+digest+"/additions/vulnerabilities", nil)
 	s.expect(r, http.StatusOK, "vulnerabilities")
 	var full map[string]scan.Report
