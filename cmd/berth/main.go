@@ -47,6 +47,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return runGC(rest, stdout, stderr, getenv)
 	case "pull-secret":
 		return pullSecret(rest, stdout, stderr, getenv)
+	case "scanner":
+		return runScanner(rest, stdout, stderr, getenv)
 	case "version":
 		if len(rest) > 0 {
 			fmt.Fprintf(stderr, "berth version: unexpected argument %q\n", rest[0])
@@ -63,6 +65,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 			gcUsage(stdout)
 		} else if len(rest) > 0 && rest[0] == "pull-secret" {
 			pullSecretUsage(stdout)
+		} else if len(rest) > 0 && rest[0] == "scanner" {
+			scannerUsage(stdout)
 		} else {
 			usage(stdout)
 		}
@@ -161,6 +165,7 @@ Commands:
   gc        collect garbage once: free what nothing uses any more
   pull-secret
             print a Kubernetes image-pull Secret of a robot account
+  scanner   import the vulnerability database, or show its age and source
   version   print the version
   help      print this help ("berth help serve" for serve alone)
 

@@ -30,7 +30,7 @@ type Service struct {
 	cache           *verifyCache
 	conf            confCache // run-time configuration (configurations.go)
 	later           AuditQueue
-	secretKey       []byte    // seals stored secrets (seal.go)
+	secretKey       []byte // seals stored secrets (seal.go)
 	extraKeys       []ConfigKey
 	providers       providers // identity providers behind external users (external.go)
 }

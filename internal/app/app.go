@@ -53,6 +53,8 @@ func Serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	go n.svc.RunSweeper(bg, 10*time.Minute)
 	go n.gc.RunScheduler(bg, 30*time.Second)
 	go n.id.runHousekeeping(bg, cfg.Audit.Retention, logger)
+	go n.scans.run(bg)
+	go runVulnDBRefresh(bg, cfg, n.db, logger)
 	if t, ok := n.store.(interface {
 		SweepTemp(time.Duration) (int, error)
 	}); ok {
@@ -131,11 +133,11 @@ func openStorage(cfg config.Config) (blob.Store, error) {
 	return st, nil
 }
 
-func newMux(cfg config.Config, db *meta.DB, svc *registry.Service, id *identity, tlsSrv *serverTLS, logger *slog.Logger) http.Handler {
+func newMux(cfg config.Config, db *meta.DB, svc *registry.Service, id *identity, tlsSrv *serverTLS, logger *slog.Logger, v2opts ...ocihttp.Option) http.Handler {
 	mux := http.NewServeMux()
-	v2 := ocihttp.New(svc, append(id.v2Options(), ocihttp.WithLogger(logger),
+	v2 := ocihttp.New(svc, append(append(id.v2Options(), ocihttp.WithLogger(logger),
 		ocihttp.WithChunkMinLength(svc.ChunkMinLength()),
-		ocihttp.WithPullPolicy(contentTrust(svc, id.registry)))...)
+		ocihttp.WithPullPolicy(contentTrust(svc, id.registry))), v2opts...)...)
 	id.routes(mux)
 	mux.Handle("/v2/", v2)
 	mux.Handle("/v2", v2)

@@ -31,6 +31,7 @@ type node struct {
 	gc      *gc.Collector
 	pulls   *pulls.Buffer    // written every second by Serve, and on shutdown
 	metrics *metrics.Metrics // nil unless metrics.addr is set
+	scans   *scanning
 }
 
 // blobRedirectExpiry is the lifetime of the presigned URLs blob GETs are
@@ -62,7 +63,8 @@ func assemble(ctx context.Context, cfg config.Config, logger *slog.Logger) (n *n
 	if cfg.Storage.S3Redirect {
 		redirect = blobRedirectExpiry
 	}
-	svc := registry.New(db, store,
+	scans := &scanning{}
+	svc := registry.New(db, store, scans.pushHook(),
 		registry.WithLogger(logger),
 		registry.WithPullRecorder(pullBuf),
 		registry.WithBlobRedirect(redirect),
@@ -80,11 +82,15 @@ func assemble(ctx context.Context, cfg config.Config, logger *slog.Logger) (n *n
 		return nil, err
 	}
 	id.api.Configure(apiSystem(cfg, store, tlsSrv)...)
+	if err := scans.setup(ctx, cfg, db, id, svc, tlsSrv, logger); err != nil {
+		return nil, err
+	}
+	id.api.SetScans(scans.svc)
 	collector := gc.New(db, store, gc.WithLogger(logger), gc.WithUploadSweeper(svc)) // scheduler: Serve
 	id.api.SetGC(collector)
 	n = &node{
-		db: db, store: store, svc: svc, id: id, tls: tlsSrv, gc: collector, pulls: pullBuf,
-		handler: logRequests(logger, newMux(cfg, db, svc, id, tlsSrv, logger)),
+		db: db, store: store, svc: svc, id: id, tls: tlsSrv, gc: collector, pulls: pullBuf, scans: scans,
+		handler: logRequests(logger, newMux(cfg, db, svc, id, tlsSrv, logger, scans.pullPolicy())),
 	}
 	if cfg.Metrics.Addr != "" {
 		n.metrics = newMetrics(db, pullBuf)

@@ -44,6 +44,7 @@ type Config struct {
 	Auth      Auth      // auth
 	Audit     Audit     // audit
 	Metrics   Metrics   // metrics
+	Scanner   Scanner   // scanner
 }
 
 // Server is the HTTP listener.
@@ -142,6 +143,17 @@ type Metrics struct {
 	Token string // metrics.token, when set scrapes must send "Authorization: Bearer <token>"; String never shows it
 }
 
+// Scanner holds the built-in vulnerability scanner's settings.
+type Scanner struct {
+	Workers int // scanner.workers, scans run at once on this node
+	// DBURLs is scanner.db_urls: OSV archives (osv.dev's per-ecosystem
+	// all.zip, a tar.gz of them, …) the vulnerability database is rebuilt
+	// from on a schedule, as http://, https:// or file:// URLs. Empty:
+	// the database changes only by `berth scanner import`.
+	DBURLs          []string
+	RefreshInterval time.Duration // scanner.refresh_interval, how often db_urls are fetched
+}
+
 // Shutdown bounds the drain after a stop signal.
 type Shutdown struct {
 	Timeout time.Duration // shutdown.timeout, a Go duration such as "30s"
@@ -159,6 +171,7 @@ func defaults() Config {
 		Manifests: Manifests{MaxSize: 4 << 20},
 		Shutdown:  Shutdown{Timeout: 30 * time.Second},
 		Auth:      Auth{RobotPrefix: "robot$", TokenExpiry: 30 * time.Minute, ProjectCreation: "everyone"},
+		Scanner:   Scanner{Workers: 2, RefreshInterval: 24 * time.Hour},
 	}
 }
 
@@ -280,7 +293,40 @@ func (c Config) problems() []*FieldError {
 	if c.Audit.Retention < 0 {
 		bad("audit.retention", "must not be negative (0 keeps entries forever), got %s", c.Audit.Retention)
 	}
+	if c.Scanner.Workers < 1 || c.Scanner.Workers > 64 {
+		bad("scanner.workers", "must be between 1 and 64, got %d", c.Scanner.Workers)
+	}
+	for _, u := range c.Scanner.DBURLs {
+		if err := checkDBURL(u); err != nil {
+			check("scanner.db_urls", err)
+			break
+		}
+	}
+	if c.Scanner.RefreshInterval < time.Minute {
+		bad("scanner.refresh_interval", "must be at least 1m, got %s", c.Scanner.RefreshInterval)
+	}
 	return ps
+}
+
+// checkDBURL accepts http(s) URLs with a host and absolute file:// URLs.
+func checkDBURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL: %w", s, unwrapURLError(err))
+	}
+	switch u.Scheme {
+	case "http", "https":
+		if u.Host == "" {
+			return fmt.Errorf("%q has no host", s)
+		}
+	case "file":
+		if !strings.HasPrefix(u.Path, "/") {
+			return fmt.Errorf("%q: a file:// URL needs an absolute path", s)
+		}
+	default:
+		return fmt.Errorf("%q: want an http://, https:// or file:// URL", s)
+	}
+	return nil
 }
 
 // validHost accepts what a certificate can name: an IP address, or a DNS

@@ -35,6 +35,7 @@ func expect(dir string) Config {
 		Manifests: Manifests{MaxSize: 4 << 20},
 		Shutdown:  Shutdown{Timeout: 30 * time.Second},
 		Auth:      Auth{RobotPrefix: "robot$", TokenExpiry: 30 * time.Minute, ProjectCreation: "everyone"},
+		Scanner:   Scanner{Workers: 2, RefreshInterval: 24 * time.Hour},
 	}
 }
 
@@ -177,6 +178,12 @@ var keyTests = []struct {
 	{"metrics.addr", "127.0.0.1:9100", func(c *Config) { c.Metrics.Addr = "127.0.0.1:9100" }},
 	{"metrics.token", "s3cret", func(c *Config) { c.Metrics.Addr = ":9100"; c.Metrics.Token = "s3cret" }},
 	{"shutdown.timeout", "5s", func(c *Config) { c.Shutdown.Timeout = 5 * time.Second }},
+	{"scanner.workers", "4", func(c *Config) { c.Scanner.Workers = 4 }},
+	{"scanner.db_urls", "https://osv-vulnerabilities.storage.googleapis.com/Go/all.zip,file:///srv/osv/Debian.zip",
+		func(c *Config) {
+			c.Scanner.DBURLs = []string{"https://osv-vulnerabilities.storage.googleapis.com/Go/all.zip", "file:///srv/osv/Debian.zip"}
+		}},
+	{"scanner.refresh_interval", "6h", func(c *Config) { c.Scanner.RefreshInterval = 6 * time.Hour }},
 }
 
 func TestKeyTestsCoverEveryKey(t *testing.T) {
@@ -229,6 +236,7 @@ func TestEnvNames(t *testing.T) {
 		"BERTH_UPLOADS_MAX_CHUNK", "BERTH_MANIFESTS_MAX_SIZE",
 		"BERTH_AUTH_ROBOT_PREFIX", "BERTH_AUTH_TOKEN_EXPIRY", "BERTH_AUTH_PROJECT_CREATION", "BERTH_AUDIT_RETENTION",
 		"BERTH_METRICS_ADDR", "BERTH_METRICS_TOKEN", "BERTH_SHUTDOWN_TIMEOUT",
+		"BERTH_SCANNER_WORKERS", "BERTH_SCANNER_DB_URLS", "BERTH_SCANNER_REFRESH_INTERVAL",
 	}
 	var got []string
 	for _, k := range keys() {
@@ -622,6 +630,7 @@ func TestValidate(t *testing.T) {
 			"data_dir", "server.addr", "database.url", "storage.url", "tls.mode", "log.level", "log.format",
 			"uploads.expiry", "manifests.max_size", "shutdown.timeout",
 			"auth.robot_prefix", "auth.token_expiry", "auth.project_creation",
+			"scanner.workers", "scanner.refresh_interval",
 		}},
 		{"sqlite:// form is valid", func(c *Config) { c.Database.URL = "sqlite://x.db" }, nil},
 		{"relative storage is valid", func(c *Config) { c.Storage.URL = "file://blobs" }, nil},
@@ -649,6 +658,10 @@ func TestValidate(t *testing.T) {
 		{"metrics on the registry's address", func(c *Config) { c.Metrics.Addr = c.Server.Addr }, []string{"metrics.addr"}},
 		{"metrics address without a port", func(c *Config) { c.Metrics.Addr = "localhost" }, []string{"metrics.addr"}},
 		{"metrics token without an address", func(c *Config) { c.Metrics.Token = "x" }, []string{"metrics.token"}},
+		{"no scan workers", func(c *Config) { c.Scanner.Workers = 0 }, []string{"scanner.workers"}},
+		{"vulnerability db over ftp", func(c *Config) { c.Scanner.DBURLs = []string{"ftp://x/all.zip"} }, []string{"scanner.db_urls"}},
+		{"vulnerability db relative file", func(c *Config) { c.Scanner.DBURLs = []string{"file:osv.zip"} }, []string{"scanner.db_urls"}},
+		{"refresh too often", func(c *Config) { c.Scanner.RefreshInterval = time.Second }, []string{"scanner.refresh_interval"}},
 		{"scheme is case-sensitive, as in meta.Open", func(c *Config) { c.Database.URL = "PostgreSQL://db/x" }, []string{"database.url"}},
 	}
 	for _, tt := range tests {

@@ -82,6 +82,12 @@ func settings() []setting {
 			set: field(func(c *Config) *string { return &c.Metrics.Token }, parseString)},
 		{key: "shutdown.timeout",
 			set: field(func(c *Config) *time.Duration { return &c.Shutdown.Timeout }, time.ParseDuration)},
+		{key: "scanner.workers",
+			set: field(func(c *Config) *int { return &c.Scanner.Workers }, parseCount)},
+		{key: "scanner.db_urls", list: true,
+			set: field(func(c *Config) *[]string { return &c.Scanner.DBURLs }, parseList)},
+		{key: "scanner.refresh_interval",
+			set: field(func(c *Config) *time.Duration { return &c.Scanner.RefreshInterval }, time.ParseDuration)},
 	}
 }
 
@@ -126,6 +132,15 @@ func parseInt(s string) (int64, error) {
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
 		return 0, fmt.Errorf("must be a whole number of bytes, got %q", s)
+	}
+	return n, nil
+}
+
+// parseCount reads a small whole number.
+func parseCount(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fmt.Errorf("must be a whole number, got %q", s)
 	}
 	return n, nil
 }

@@ -176,6 +176,9 @@ func (s *Service) PutManifest(ctx context.Context, name, ref, contentType string
 		}
 		return PutResult{}, fmt.Errorf("put manifest %s in %s: %w", d, name, err)
 	}
+	for _, f := range s.onPush {
+		f(ctx, name, d)
+	}
 	return PutResult{Digest: d, Subject: row.Subject, Tags: tags}, nil
 }
 

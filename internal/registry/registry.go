@@ -30,6 +30,7 @@ type Service struct {
 	quota        QuotaChecker  // nil: no quotas (quota.go)
 	pulls        PullRecorder  // nil: pulls are recorded synchronously (artifacts.go)
 	redirect     time.Duration // lifetime of presigned blob URLs; 0: blobs are served directly (blobs.go)
+	onPush       []func(ctx context.Context, name string, d oci.Digest)
 
 	// uploadLocks serialises writers of one upload session on this node so
 	// that two concurrent PATCHes cannot interleave their bytes; the
@@ -51,6 +52,13 @@ func WithMaxManifestSize(n int64) Option { return func(s *Service) { s.maxManife
 
 // WithUploadExpiry sets how long an untouched upload session lives.
 func WithUploadExpiry(d time.Duration) Option { return func(s *Service) { s.uploadExpiry = d } }
+
+// WithPushHook adds f to what runs after a manifest is stored (scan on
+// push). f runs in the pushing request's goroutine after the commit; it
+// must be quick and must not fail the push.
+func WithPushHook(f func(ctx context.Context, name string, d oci.Digest)) Option {
+	return func(s *Service) { s.onPush = append(s.onPush, f) }
+}
 
 // WithMaxChunk caps the bytes accepted in one upload request (0: no cap).
 func WithMaxChunk(n int64) Option { return func(s *Service) { s.maxChunk = n } }

@@ -39,6 +39,8 @@ var env struct {
 	dockerCfg  string // DOCKER_CONFIG dir, so that login stays private
 	workDir    string // scratch space shared by the tests
 	berthLog   string // path of berth's combined output
+	bin        string // the berth binary under test
+	dataDir    string // its --data-dir
 }
 
 func TestMain(m *testing.M) {
@@ -68,6 +70,7 @@ func run(m *testing.M) (code int, err error) {
 	if err != nil {
 		return 0, err
 	}
+	env.bin = bin
 	stopBerth, err := startBerth(bin, work)
 	if err != nil {
 		return 0, err
@@ -102,6 +105,7 @@ func startBerth(bin, work string) (func(), error) {
 		return nil, err
 	}
 	env.registry = addr
+	env.dataDir = filepath.Join(work, "berth-data")
 
 	logDir := os.Getenv("BERTH_E2E_LOG_DIR")
 	if logDir == "" {
@@ -115,7 +119,7 @@ func startBerth(bin, work string) (func(), error) {
 	p, err := berthproc.Start(berthproc.Options{
 		Argv: []string{bin, "serve",
 			"--addr", env.registry,
-			"--data-dir", filepath.Join(work, "berth-data"),
+			"--data-dir", env.dataDir,
 			"--tls=off"},
 		Env:     append(os.Environ(), "BERTH_ADMIN_PASSWORD="+env.password),
 		LogPath: env.berthLog,

@@ -21,6 +21,7 @@ import (
 	"github.com/berth-registry/berth/internal/http/auth"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/scanjob"
 )
 
 // Prefix is where the API lives.
@@ -37,7 +38,8 @@ type Handler struct {
 	patterns []string // what handle registered, for Routes
 	sys      system   // what the server tells about itself (system.go)
 
-	gc *gc.Collector // nil: the GC endpoints answer 503 (gc.go)
+	gc    *gc.Collector    // nil: the GC endpoints answer 503 (gc.go)
+	scans *scanjob.Service // nil: the scanning endpoints answer 503 (scans.go)
 }
 
 // New returns the API handler with every route registered.
@@ -93,6 +95,7 @@ func (h *Handler) routes() {
 	h.routesLabels()
 	h.routesConfig()
 	h.routesSystem()
+	h.routesScans()
 	h.routesOpenAPI()
 }
 

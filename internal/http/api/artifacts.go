@@ -12,6 +12,7 @@ import (
 	"github.com/berth-registry/berth/internal/http/auth"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/scanjob"
 )
 
 // Harbor's artifact API under /projects/{project_name}/repositories/
@@ -55,6 +56,10 @@ type artifactJSON struct {
 	Labels            *[]artifactLabelJSON        `json:"labels,omitempty"`
 	Accessories       *[]accessoryJSON            `json:"accessories,omitempty"`
 	Inherited         *[]accessoryJSON            `json:"inherited_accessories,omitempty"`
+	// Harbor's scan_overview (by report MIME type) and sbom_overview,
+	// when asked for (scan_artifacts.go).
+	ScanOverview map[string]scanjob.NativeReportSummary `json:"scan_overview,omitempty"`
+	SBOMOverview *scanjob.SBOMOverview                  `json:"sbom_overview,omitempty"`
 }
 
 // referenceJSON is Harbor's Reference: one child of an index.
@@ -201,7 +206,7 @@ func boolParam(r *http.Request, name string, def bool) (bool, error) {
 // artifactOptions reads with_tag (default true), with_label,
 // with_accessory and with_inherited_accessory. Harbor's other flags (with_scan_overview,
 // with_signature, with_immutable_status, …) are checked and accepted;
-// berth has nothing to add for them.
+// the scan overviews are added by addOverviews.
 func artifactOptions(r *http.Request) (registry.ArtifactOptions, error) {
 	var o registry.ArtifactOptions
 	var err error
@@ -252,6 +257,10 @@ func (h *Handler) listArtifacts(w http.ResponseWriter, r *http.Request, p access
 	for _, a := range arts {
 		out = append(out, toArtifactJSON(a, project))
 	}
+	if err := h.addOverviews(r, name, arts, out); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	writePage(w, r, o, total, out)
 }
 
@@ -272,7 +281,12 @@ func (h *Handler) getArtifact(w http.ResponseWriter, r *http.Request, p access.P
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toArtifactJSON(a, project))
+	out := []artifactJSON{toArtifactJSON(a, project)}
+	if err := h.addOverviews(r, name, []registry.Artifact{a}, out); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out[0])
 }
 
 // deleteArtifact is DELETE …/artifacts/{reference}: the artifact, every
@@ -343,6 +357,10 @@ func (h *Handler) getAddition(w http.ResponseWriter, r *http.Request, p access.P
 	_, name, err := h.repositoryScope(r, p, access.ResArtifactAddition, access.ActRead)
 	if err != nil {
 		h.fail(w, r, err)
+		return
+	}
+	if r.PathValue("addition") == "vulnerabilities" {
+		h.vulnerabilities(w, r, p, name)
 		return
 	}
 	add, err := h.reg.Addition(r.Context(), name, r.PathValue("reference"), r.PathValue("addition"))

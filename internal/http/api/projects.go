@@ -32,15 +32,6 @@ type projectJSON struct {
 	CVEAllowlist       cveAllowlistJSON  `json:"cve_allowlist"`
 }
 
-// cveAllowlistJSON is Harbor's CVEAllowlist; berth keeps none yet, so it
-// is always empty.
-type cveAllowlistJSON struct {
-	ProjectID    int64      `json:"project_id"`
-	Items        []struct{} `json:"items"`
-	CreationTime time.Time  `json:"creation_time"`
-	UpdateTime   time.Time  `json:"update_time"`
-}
-
 func toProjectJSON(v access.ProjectView) projectJSON {
 	roles := []int{}
 	if v.Role != 0 {
@@ -51,7 +42,7 @@ func toProjectJSON(v access.ProjectView) projectJSON {
 		CreationTime: v.CreatedAt.UTC(), UpdateTime: v.UpdatedAt.UTC(),
 		RepoCount: v.RepoCount, CurrentUserRoleID: v.Role, CurrentUserRoleIDs: roles,
 		Togglable: v.Togglable, Metadata: v.PublicMetadata(),
-		CVEAllowlist: cveAllowlistJSON{ProjectID: v.ID, Items: []struct{}{},
+		CVEAllowlist: cveAllowlistJSON{ID: v.ID, ProjectID: v.ID, Items: []cveItemJSON{},
 			CreationTime: v.CreatedAt.UTC(), UpdateTime: v.UpdatedAt.UTC()},
 	}
 }
@@ -64,7 +55,7 @@ type projectReqJSON struct {
 	Metadata     map[string]json.RawMessage `json:"metadata"`
 	StorageLimit *int64                     `json:"storage_limit"`
 	RegistryID   *int64                     `json:"registry_id"`
-	CVEAllowlist json.RawMessage            `json:"cve_allowlist"` // accepted, not kept yet
+	CVEAllowlist json.RawMessage            `json:"cve_allowlist"` // kept by the scan service (scans.go)
 }
 
 func (b projectReqJSON) spec() (access.ProjectSpec, error) {
@@ -182,6 +173,10 @@ func (h *Handler) listProjects(w http.ResponseWriter, r *http.Request, p access.
 	out := make([]projectJSON, len(views))
 	for i, v := range views {
 		out[i] = toProjectJSON(v)
+		if err := h.fillAllowlist(r, &out[i]); err != nil {
+			h.fail(w, r, err)
+			return
+		}
 	}
 	writePage(w, r, o, total, out)
 }
@@ -210,8 +205,17 @@ func (h *Handler) createProject(w http.ResponseWriter, r *http.Request, p access
 		h.fail(w, r, err)
 		return
 	}
+	allow, err := parseAllowlist(body.CVEAllowlist)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	pr, err := h.acc.CreateProject(r.Context(), p, auth.Source(r), spec)
 	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := h.setProjectAllowlist(r, pr.ID, allow); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -241,7 +245,12 @@ func (h *Handler) getProject(w http.ResponseWriter, r *http.Request, p access.Pr
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toProjectJSON(v))
+	out := toProjectJSON(v)
+	if err := h.fillAllowlist(r, &out); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (h *Handler) updateProject(w http.ResponseWriter, r *http.Request, p access.Principal, ref access.ProjectRef) {
@@ -255,9 +264,24 @@ func (h *Handler) updateProject(w http.ResponseWriter, r *http.Request, p access
 		h.fail(w, r, err)
 		return
 	}
+	allow, err := parseAllowlist(body.CVEAllowlist)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	if err := h.acc.UpdateProject(r.Context(), p, auth.Source(r), ref, spec); err != nil {
 		h.fail(w, r, err)
 		return
+	}
+	if allow != nil {
+		v, err := h.acc.GetProject(r.Context(), p, ref)
+		if err == nil {
+			err = h.setProjectAllowlist(r, v.ID, allow)
+		}
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
 	}
 	ok(w)
 }

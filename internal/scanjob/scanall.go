@@ -1,0 +1,289 @@
+package scanjob
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/berth-registry/berth/internal/access"
+	"github.com/berth-registry/berth/internal/errs"
+	"github.com/berth-registry/berth/internal/gc"
+	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/registry"
+)
+
+// Scan all: queue a scan of every image in every repository, now
+// (Manual) or on a schedule shared by every node.
+
+const (
+	settingSchedule = "scan_all.schedule"
+	settingFired    = "scan_all.schedule.fired"
+)
+
+// Schedule is when scan all runs by itself (Harbor's ScheduleObj).
+type Schedule struct {
+	Type      string    `json:"type"`
+	Cron      string    `json:"cron"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Stats is Harbor's Stats of the latest scan-all run.
+type Stats struct {
+	Total     int            `json:"total"`
+	Completed int            `json:"completed"`
+	Metrics   map[string]int `json:"metrics"`
+	Ongoing   bool           `json:"ongoing"`
+	Trigger   string         `json:"trigger,omitempty"`
+}
+
+func (s *Service) requireScanAll(p access.Principal, action string) error {
+	if s.acc.CanSystem(p, "scan-all", action) {
+		return nil
+	}
+	if p.IsAnonymous() {
+		return errs.New(errs.Unauthorized, "UNAUTHORIZED", "authentication required for scan all")
+	}
+	return errs.New(errs.Denied, "FORBIDDEN", "%s is not allowed to %s scan all", p.Name(), action)
+}
+
+// ScanAllNow queues a scan of every image, as Harbor's manual trigger.
+func (s *Service) ScanAllNow(ctx context.Context, p access.Principal) (meta.ScanAllRun, error) {
+	if err := s.requireScanAll(p, access.ActCreate); err != nil {
+		return meta.ScanAllRun{}, err
+	}
+	if st, err := s.ScanAllStats(ctx, p, ""); err == nil && st.Ongoing {
+		return meta.ScanAllRun{}, errs.New(errs.Conflict, "CONFLICT", "a scan all is already running")
+	}
+	return s.scanAll(ctx, "Manual")
+}
+
+func (s *Service) scanAll(ctx context.Context, trigger string) (meta.ScanAllRun, error) {
+	run, err := s.db.Q().CreateScanAllRun(ctx, trigger)
+	if err != nil {
+		return run, err
+	}
+	jt := TriggerScanAll
+	if trigger == "Schedule" {
+		jt = TriggerSchedule
+	}
+	total := 0
+	last := ""
+	for range 1_000_000 { // bounded walk over the repositories
+		names, err := s.db.Q().ListRepos(ctx, last, 100)
+		if err != nil {
+			return run, err
+		}
+		for _, name := range names {
+			n, err := s.scanRepo(ctx, run.ID, name, jt)
+			total += n
+			if err != nil {
+				s.log.Warn("scan all: repository", "repository", name, "err", err)
+			}
+		}
+		if len(names) < 100 {
+			break
+		}
+		last = names[len(names)-1]
+	}
+	run.Total = total
+	return run, s.db.Q().SetScanAllTotal(ctx, run.ID, total)
+}
+
+func (s *Service) scanRepo(ctx context.Context, runID int64, name, trigger string) (int, error) {
+	pr, err := s.project(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for page := 1; page <= 100_000; page++ {
+		arts, _, err := s.reg.ListArtifacts(ctx, name, meta.ListOptions{Page: page, PageSize: 100}, registry.ArtifactOptions{})
+		if err != nil {
+			return total, err
+		}
+		for _, a := range arts {
+			m, err := s.reg.GetManifest(ctx, name, string(a.Digest))
+			if err != nil {
+				continue // deleted meanwhile
+			}
+			n, err := s.enqueue(ctx, pr, name, m, KindVulnerability, trigger, runID, false)
+			total += n
+			if err != nil {
+				return total, err
+			}
+		}
+		if len(arts) < 100 {
+			break
+		}
+	}
+	return total, nil
+}
+
+// ScanAllStats returns the metrics of the latest scan-all run (of the
+// scheduled ones when trigger is "Schedule").
+func (s *Service) ScanAllStats(ctx context.Context, p access.Principal, trigger string) (Stats, error) {
+	if err := s.requireScanAll(p, access.ActRead); err != nil {
+		return Stats{}, err
+	}
+	run, err := s.db.Q().LatestScanAllRun(ctx, trigger)
+	if errs.Is(err, errs.NotFound) {
+		return Stats{Metrics: map[string]int{}}, nil
+	}
+	if err != nil {
+		return Stats{}, err
+	}
+	counts, err := s.db.Q().ScanJobCounts(ctx, run.ID)
+	if err != nil {
+		return Stats{}, err
+	}
+	st := Stats{Metrics: map[string]int{}, Trigger: run.Trigger}
+	names := map[string]string{meta.ScanQueued: "Pending", meta.ScanRunning: "Running", meta.ScanSuccess: "Success",
+		meta.ScanError: "Error", meta.ScanStopped: "Stopped"}
+	for status, n := range counts {
+		st.Metrics[names[status]] += n
+		st.Total += n
+		if status != meta.ScanQueued && status != meta.ScanRunning {
+			st.Completed += n
+		}
+	}
+	st.Ongoing = st.Completed < st.Total
+	return st, nil
+}
+
+// StopScanAll stops the queued and running scans of the latest run.
+func (s *Service) StopScanAll(ctx context.Context, p access.Principal) error {
+	if err := s.requireScanAll(p, access.ActStop); err != nil {
+		return err
+	}
+	run, err := s.db.Q().LatestScanAllRun(ctx, "")
+	if err != nil {
+		return err
+	}
+	_, err = s.db.Q().StopScanAllJobs(ctx, run.ID)
+	return err
+}
+
+// GetSchedule returns the scan-all schedule (Type None when unset).
+func (s *Service) GetSchedule(ctx context.Context, p access.Principal) (Schedule, error) {
+	if err := s.requireScanAll(p, access.ActRead); err != nil {
+		return Schedule{}, err
+	}
+	return s.schedule(ctx)
+}
+
+func (s *Service) schedule(ctx context.Context) (Schedule, error) {
+	b, err := s.db.Q().GetSetting(ctx, settingSchedule)
+	if errs.Is(err, errs.NotFound) {
+		return Schedule{Type: gc.ScheduleNone}, nil
+	}
+	if err != nil {
+		return Schedule{}, err
+	}
+	var sc Schedule
+	if err := json.Unmarshal(b, &sc); err != nil {
+		return Schedule{}, err
+	}
+	return sc, nil
+}
+
+// presetCron are the crons of Harbor's presets (six fields, seconds first).
+var presetCron = map[string]string{gc.ScheduleHourly: "0 0 * * * *", gc.ScheduleDaily: "0 0 0 * * *", gc.ScheduleWeekly: "0 0 0 * * 0"}
+
+// SetSchedule sets the schedule; type Manual runs a scan all now instead.
+func (s *Service) SetSchedule(ctx context.Context, p access.Principal, sc Schedule) error {
+	if sc.Type == gc.ScheduleManual {
+		_, err := s.ScanAllNow(ctx, p)
+		return err
+	}
+	if err := s.requireScanAll(p, access.ActUpdate); err != nil {
+		return err
+	}
+	switch sc.Type {
+	case gc.ScheduleNone:
+		sc.Cron = ""
+	case gc.ScheduleHourly, gc.ScheduleDaily, gc.ScheduleWeekly:
+		if strings.TrimSpace(sc.Cron) == "" {
+			sc.Cron = presetCron[sc.Type]
+		}
+	case gc.ScheduleCustom, gc.ScheduleSchedule:
+		sc.Type = gc.ScheduleCustom
+	default:
+		return errs.New(errs.Invalid, "", "schedule.type must be None, Hourly, Daily, Weekly, Custom or Manual, got %q", clip(sc.Type))
+	}
+	if sc.Type != gc.ScheduleNone {
+		if _, err := gc.ParseCron(sc.Cron); err != nil {
+			return errs.New(errs.Invalid, "", "schedule.cron: %v", err)
+		}
+	}
+	old, _ := s.schedule(ctx)
+	sc.CreatedAt, sc.UpdatedAt = old.CreatedAt, time.Now().UTC()
+	if sc.CreatedAt.IsZero() {
+		sc.CreatedAt = sc.UpdatedAt
+	}
+	b, _ := json.Marshal(sc)
+	return s.db.Q().PutSetting(ctx, settingSchedule, b)
+}
+
+// NextRun returns when the schedule fires next after t (zero: never).
+func NextRun(sc Schedule, t time.Time) time.Time {
+	if sc.Type == gc.ScheduleNone || sc.Type == "" {
+		return time.Time{}
+	}
+	cr, err := gc.ParseCron(sc.Cron)
+	if err != nil {
+		return time.Time{}
+	}
+	return cr.Next(t)
+}
+
+// tickSchedule starts a scheduled scan all when one is due and this node
+// claims its slot (a compare-and-swap on the last slot fired, as GC's
+// schedule does).
+func (s *Service) tickSchedule(ctx context.Context) error {
+	sc, err := s.schedule(ctx)
+	if err != nil || sc.Type == gc.ScheduleNone || sc.Type == "" {
+		return err
+	}
+	cr, err := gc.ParseCron(sc.Cron)
+	if err != nil {
+		return err
+	}
+	q := s.db.Q()
+	now := time.Now().UTC()
+	old, err := q.GetSetting(ctx, settingFired)
+	if errs.Is(err, errs.NotFound) {
+		_, err = q.PutSettingIfAbsent(ctx, settingFired, []byte(now.Format(time.RFC3339Nano)+" start"))
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	ts, _, _ := strings.Cut(string(old), " ")
+	last, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil {
+		last = now
+	}
+	slot := cr.Next(last)
+	if slot.IsZero() || slot.After(now) {
+		return nil
+	}
+	for range 100000 {
+		n := cr.Next(slot)
+		if n.IsZero() || n.After(now) {
+			break
+		}
+		slot = n
+	}
+	mine := []byte(slot.Format(time.RFC3339Nano) + " " + s.node + "/" + randomID()[:8])
+	got, err := q.SwapSetting(ctx, settingFired, old, mine)
+	if err != nil || !bytes.Equal(got, mine) {
+		return err
+	}
+	run, err := s.scanAll(ctx, "Schedule")
+	if err == nil {
+		s.log.Info("scan all: scheduled run queued", "run", run.ID, "scans", run.Total)
+	}
+	return err
+}
