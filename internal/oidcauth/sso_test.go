@@ -30,7 +30,9 @@ import (
 
 	"github.com/berth-registry/berth/internal/app"
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/http/api"
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/testutil/apidoc"
 	"github.com/berth-registry/berth/internal/testutil/dockertest"
 	"github.com/berth-registry/berth/internal/testutil/oidctest"
 )
@@ -223,6 +225,7 @@ func (e *env) current(b *browser) currentUser {
 	if r.status != 200 {
 		e.t.Fatalf("/users/current: %d %s", r.status, r.body)
 	}
+	validate(e.t, "GET", "/users/current", r, true)
 	var u currentUser
 	if err := json.Unmarshal(r.body, &u); err != nil {
 		e.t.Fatal(err)
@@ -273,13 +276,37 @@ func TestOIDCSignIn(t *testing.T) {
 	if bytes.Contains(r.body, []byte("berth-secret")) || bytes.Contains(r.body, []byte("oidc_client_secret")) {
 		t.Errorf("GET /configurations shows the client secret: %s", r.body)
 	}
+	// The redirect URL to register.
+	r = e.do(nil, "GET", "/api/v2.0/system/oidc", nil, "admin", adminPassword)
+	if r.status != 200 || !bytes.Contains(r.body, []byte(`"redirect_url":"`+e.berth+`/c/oidc/callback"`)) {
+		t.Errorf("GET /system/oidc: %d %s", r.status, r.body)
+	}
+	validate(t, "GET", "/system/oidc", r, false)
+	r = e.do(nil, "GET", "/api/v2.0/configurations", nil, "admin", adminPassword)
+	validate(t, "GET", "/configurations", r, false)
+	// Against Harbor's document, the oidc_* keys (ldap_* are the LDAP
+	// package's to check).
+	var conf map[string]json.RawMessage
+	_ = json.Unmarshal(r.body, &conf)
+	for k := range conf {
+		if strings.HasPrefix(k, "ldap_") {
+			delete(conf, k)
+		}
+	}
+	if _, ok := conf["oidc_endpoint"]; !ok {
+		t.Errorf("GET /configurations lacks oidc_endpoint: %s", r.body)
+	}
+	r.body, _ = json.Marshal(conf)
+	validate(t, "GET", "/configurations", r, true)
 	// Ping: the provider is usable; a wrong URL is a 400 with a reason.
 	if r := e.do(nil, "POST", "/api/v2.0/system/oidc/ping", map[string]any{"url": e.op.Issuer}, "admin", adminPassword); r.status != 200 {
 		t.Errorf("ping: %d %s", r.status, r.body)
 	}
-	if r := e.do(nil, "POST", "/api/v2.0/system/oidc/ping", map[string]any{"url": e.op.Issuer + "/nothing"}, "admin", adminPassword); r.status != 400 {
+	r = e.do(nil, "POST", "/api/v2.0/system/oidc/ping", map[string]any{"url": e.op.Issuer + "/nothing"}, "admin", adminPassword)
+	if r.status != 400 {
 		t.Errorf("ping of a non-provider: %d %s", r.status, r.body)
 	}
+	validate(t, "POST", "/system/oidc/ping", r, true)
 
 	alice := newBrowser(t)
 	var aliceSecret string
@@ -296,6 +323,7 @@ func TestOIDCSignIn(t *testing.T) {
 		if r.status != 200 || !bytes.Contains(r.body, []byte(`"group_name":"devs","group_type":3`)) {
 			t.Fatalf("usergroups: %d %s", r.status, r.body)
 		}
+		validate(t, "GET", "/usergroups", r, true)
 		// A second sign-in finds the same account.
 		again := newBrowser(t)
 		e.signIn(again, "alice", "pw-alice")
@@ -386,6 +414,7 @@ func TestOIDCSignIn(t *testing.T) {
 		if r.status != 200 {
 			t.Fatalf("regenerate: %d %s", r.status, r.body)
 		}
+		validate(t, "PUT", strings.TrimPrefix(path, "/api/v2.0"), r, false)
 		newSecret := e.current(alice).OIDCUserMeta.Secret
 		if newSecret == aliceSecret || !bytes.Contains(r.body, []byte(newSecret)) {
 			t.Fatalf("new secret %q (response %s)", newSecret, r.body)
@@ -541,6 +570,16 @@ func TestOIDCSignIn(t *testing.T) {
 		wantRefusal(t, newBrowser(t).get(e.berth+"/c/oidc/login"), 400, "different issuer")
 		e.configure(map[string]any{"oidc_endpoint": e.op.Issuer})
 	})
+}
+
+// validate checks an /api/v2.0 answer against berth's API document and,
+// when harbor is set, Harbor's.
+func validate(t *testing.T, method, path string, r resp, harbor bool) {
+	t.Helper()
+	apidoc.Berth(t, api.OpenAPIYAML()).Validate(t, method, path, r.status, r.header, r.body)
+	if harbor {
+		apidoc.Harbor(t).Validate(t, method, path, r.status, r.header, r.body)
+	}
 }
 
 func wantRefusal(t *testing.T, r resp, status int, substr string) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"html/template"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/berth-registry/berth/internal/access"
@@ -46,6 +47,23 @@ func (h *Handler) routesOIDC() {
 	h.mux.HandleFunc("GET /c/oidc/onboard", h.oidcOnboardForm)
 	h.mux.HandleFunc("POST /c/oidc/onboard", h.oidcOnboard)
 	h.handle("POST /system/oidc/ping", h.oidcPing)
+	h.handle("GET /system/oidc", h.oidcInfo)
+}
+
+// oidcInfoJSON is berth's own: what an administrator needs to register
+// berth with a provider.
+type oidcInfoJSON struct {
+	RedirectURL string `json:"redirect_url"`
+	LoginURL    string `json:"login_url"`
+}
+
+func (h *Handler) oidcInfo(w http.ResponseWriter, r *http.Request, p access.Principal) {
+	if !p.SysAdmin {
+		h.fail(w, r, denied(p, "read the OIDC client settings"))
+		return
+	}
+	base := OIDCRedirectURL(r, h.sys.externalURL)
+	writeJSON(w, http.StatusOK, oidcInfoJSON{RedirectURL: base, LoginURL: strings.TrimSuffix(base, "/callback") + "/login"})
 }
 
 func (h *Handler) oidcRedirectURL(r *http.Request) string { return OIDCRedirectURL(r, h.sys.externalURL) }
