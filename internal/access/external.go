@@ -87,12 +87,12 @@ func (s *Service) LoginExternal(ctx context.Context, l ExternalLogin, onboard bo
 	if err := s.syncExternal(ctx, &u, l, created); err != nil {
 		return meta.User{}, Principal{}, err
 	}
+	// No audit record here: sign-ins that open a session are recorded
+	// there, and password checks on every registry request are not.
 	p, err := s.PrincipalFor(ctx, u)
 	if err != nil {
 		return meta.User{}, Principal{}, err
 	}
-	s.Audit(ctx, meta.AuditLog{Username: u.Username, Resource: u.Username, ResourceType: "user",
-		Operation: "login", Detail: l.Source})
 	return u, p, nil
 }
 

@@ -332,6 +332,21 @@ func TestOIDCSignIn(t *testing.T) {
 		}
 	})
 
+	t.Run("return path", func(t *testing.T) {
+		for target, want := range map[string]string{
+			"/harbor/projects?x=1": "/harbor/projects?x=1",
+			"https://evil.example": "/",
+			"//evil.example/x":     "/",
+		} {
+			b := newBrowser(t)
+			r := b.get(e.berth + "/c/oidc/login?redirect_url=" + url.QueryEscape(target))
+			cb := e.providerLogin(b, r.header.Get("Location"), "alice", "pw-alice")
+			if r := b.get(cb); r.status != 302 || r.header.Get("Location") != want {
+				t.Errorf("redirect_url %s: %d to %q, want %q", target, r.status, r.header.Get("Location"), want)
+			}
+		}
+	})
+
 	t.Run("admin group", func(t *testing.T) {
 		bob := newBrowser(t)
 		e.signIn(bob, "bob", "pw-bob")

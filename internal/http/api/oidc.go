@@ -39,6 +39,7 @@ type pendingOnboard struct {
 	Identity oidcauth.Identity `json:"i"`
 	Token    string            `json:"t"` // the form's anti-forgery token
 	Expires  time.Time         `json:"e"`
+	Return   string            `json:"r,omitempty"` // the local path to show afterwards
 }
 
 func (h *Handler) routesOIDC() {
@@ -118,6 +119,7 @@ func (h *Handler) oidcLogin(w http.ResponseWriter, r *http.Request) {
 		h.oidcPage(w, r, err)
 		return
 	}
+	st.Return = localPath(r.URL.Query().Get("redirect_url"))
 	if err := h.setSealed(w, r, oidcStateCookie, purposeOIDCState, st, oidcauth.StateTTL); err != nil {
 		h.oidcPage(w, r, err)
 		return
@@ -151,7 +153,7 @@ func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request) {
 			h.oidcPage(w, r, err)
 			return
 		}
-		pending := pendingOnboard{Identity: id, Token: tok, Expires: h.acc.Now().UTC().Add(onboardTTL)}
+		pending := pendingOnboard{Identity: id, Token: tok, Expires: h.acc.Now().UTC().Add(onboardTTL), Return: st.Return}
 		if err := h.setSealed(w, r, oidcOnboardCookie, purposeOIDCOnboard, pending, onboardTTL); err != nil {
 			h.oidcPage(w, r, err)
 			return
@@ -163,15 +165,28 @@ func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		h.oidcPage(w, r, err)
 		return
 	}
-	h.oidcSignedIn(w, r, p)
+	h.oidcSignedIn(w, r, p, st.Return)
 }
 
-func (h *Handler) oidcSignedIn(w http.ResponseWriter, r *http.Request, p access.Principal) {
+func (h *Handler) oidcSignedIn(w http.ResponseWriter, r *http.Request, p access.Principal, to string) {
 	if err := h.sessions.Start(w, r, p, "oidc"); err != nil {
 		h.oidcPage(w, r, err)
 		return
 	}
-	http.Redirect(w, r, "/", http.StatusFound)
+	if to = localPath(to); to == "" {
+		to = "/"
+	}
+	http.Redirect(w, r, to, http.StatusFound)
+}
+
+// localPath returns p when it is a path on this site ("/projects?x=1"),
+// "" otherwise, so that sign-in never sends the browser elsewhere.
+func localPath(p string) string {
+	if len(p) > 2048 || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") ||
+		strings.ContainsAny(p, "\r\n\\") {
+		return ""
+	}
+	return p
 }
 
 func (h *Handler) pending(r *http.Request) (pendingOnboard, error) {
@@ -221,7 +236,7 @@ func (h *Handler) oidcOnboard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	clearCookie(w, oidcOnboardCookie)
-	h.oidcSignedIn(w, r, p)
+	h.oidcSignedIn(w, r, p, pend.Return)
 }
 
 var oidcTemplates = template.Must(template.New("page").Parse(`<!doctype html>
