@@ -170,6 +170,7 @@ var keyTests = []struct {
 	{"auth.robot_prefix", "robot-", func(c *Config) { c.Auth.RobotPrefix = "robot-" }},
 	{"auth.token_expiry", "1h", func(c *Config) { c.Auth.TokenExpiry = time.Hour }},
 	{"auth.project_creation", "adminonly", func(c *Config) { c.Auth.ProjectCreation = "adminonly" }},
+	{"auth.secret_key", strings.Repeat("ab", 32), func(c *Config) { c.Auth.SecretKey = strings.Repeat("ab", 32) }},
 	{"audit.retention", "720h", func(c *Config) { c.Audit.Retention = 720 * time.Hour }},
 	{"shutdown.timeout", "5s", func(c *Config) { c.Shutdown.Timeout = 5 * time.Second }},
 }
@@ -216,7 +217,7 @@ func TestEnvNames(t *testing.T) {
 		"BERTH_DATABASE_URL", "BERTH_STORAGE_URL", "BERTH_STORAGE_S3_ACCESS_KEY", "BERTH_STORAGE_S3_SECRET_KEY", "BERTH_TLS_MODE", "BERTH_TLS_CERT", "BERTH_TLS_KEY",
 		"BERTH_TLS_HOSTS", "BERTH_LOG_LEVEL", "BERTH_LOG_FORMAT", "BERTH_UPLOADS_EXPIRY",
 		"BERTH_UPLOADS_MAX_CHUNK", "BERTH_MANIFESTS_MAX_SIZE",
-		"BERTH_AUTH_ROBOT_PREFIX", "BERTH_AUTH_TOKEN_EXPIRY", "BERTH_AUTH_PROJECT_CREATION", "BERTH_AUDIT_RETENTION",
+		"BERTH_AUTH_ROBOT_PREFIX", "BERTH_AUTH_TOKEN_EXPIRY", "BERTH_AUTH_PROJECT_CREATION", "BERTH_AUTH_SECRET_KEY", "BERTH_AUDIT_RETENTION",
 		"BERTH_SHUTDOWN_TIMEOUT",
 	}
 	var got []string
@@ -627,6 +628,8 @@ func TestValidate(t *testing.T) {
 		{"robot prefix with a slash", func(c *Config) { c.Auth.RobotPrefix = "robot/" }, []string{"auth.robot_prefix"}},
 		{"empty robot prefix", func(c *Config) { c.Auth.RobotPrefix = "" }, []string{"auth.robot_prefix"}},
 		{"token expiry too short", func(c *Config) { c.Auth.TokenExpiry = time.Second }, []string{"auth.token_expiry"}},
+		{"short secret key", func(c *Config) { c.Auth.SecretKey = "abcd" }, []string{"auth.secret_key"}},
+		{"secret key not hex", func(c *Config) { c.Auth.SecretKey = strings.Repeat("zz", 32) }, []string{"auth.secret_key"}},
 		{"token expiry too long", func(c *Config) { c.Auth.TokenExpiry = 48 * time.Hour }, []string{"auth.token_expiry"}},
 		{"project creation unknown", func(c *Config) { c.Auth.ProjectCreation = "nobody" }, []string{"auth.project_creation"}},
 		{"negative audit retention", func(c *Config) { c.Audit.Retention = -time.Hour }, []string{"audit.retention"}},

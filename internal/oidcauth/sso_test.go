@@ -40,10 +40,10 @@ import (
 const adminPassword = "Admin12345"
 
 type env struct {
-	t       *testing.T
-	berth   string // http://127.0.0.1:port
-	op      *oidctest.Provider
-	dbURL   string
+	t     *testing.T
+	berth string // http://127.0.0.1:port
+	op    *oidctest.Provider
+	dbURL string
 }
 
 // setup starts the provider and berth, and turns on oidc_auth.
@@ -64,7 +64,14 @@ func setup(t *testing.T) *env {
 
 	dataDir := t.TempDir()
 	t.Setenv("BERTH_ADMIN_PASSWORD", adminPassword)
-	cfg, err := config.Load([]string{"--data-dir", dataDir, "--tls", "off"}, func(string) string { return "" })
+	// The sealing key comes from the configuration, not the database.
+	getenv := func(k string) string {
+		if k == "BERTH_AUTH_SECRET_KEY" {
+			return strings.Repeat("5e", 32)
+		}
+		return ""
+	}
+	cfg, err := config.Load([]string{"--data-dir", dataDir, "--tls", "off"}, getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -613,6 +620,27 @@ var tokenRE = regexpMust(`name="token" value="([^"]+)"`)
 
 // ageVerification makes the provider's last word about the user older
 // than the re-check interval, as if minutes had passed.
+// TestConfiguredSecretKey: with auth.secret_key set, no key is stored in
+// the database, and what is sealed opens only with the configured key.
+func TestConfiguredSecretKey(t *testing.T) {
+	e := setup(t)
+	b := newBrowser(t)
+	e.signIn(b, "alice", "pw-alice")
+	u := e.current(b)
+	db, err := meta.Open(context.Background(), e.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Q().GetSetting(context.Background(), "access.secret_key"); err == nil {
+		t.Error("a secret key is stored in the database although one is configured")
+	}
+	id, err := db.Q().GetUserIdentity(context.Background(), u.UserID)
+	if err != nil || len(id.CLISecret) == 0 || bytes.Contains(id.CLISecret, []byte(u.OIDCUserMeta.Secret)) {
+		t.Fatalf("stored CLI secret %q, %v", id.CLISecret, err)
+	}
+}
+
 func (e *env) ageVerification(t *testing.T, userID int64) {
 	t.Helper()
 	db, err := meta.Open(context.Background(), e.dbURL)

@@ -67,7 +67,9 @@ func (h *Handler) oidcInfo(w http.ResponseWriter, r *http.Request, p access.Prin
 	writeJSON(w, http.StatusOK, oidcInfoJSON{RedirectURL: base, LoginURL: strings.TrimSuffix(base, "/callback") + "/login"})
 }
 
-func (h *Handler) oidcRedirectURL(r *http.Request) string { return OIDCRedirectURL(r, h.sys.externalURL) }
+func (h *Handler) oidcRedirectURL(r *http.Request) string {
+	return OIDCRedirectURL(r, h.sys.externalURL)
+}
 
 // setSealed stores v sealed in a cookie for the OIDC paths.
 func (h *Handler) setSealed(w http.ResponseWriter, r *http.Request, name, purpose string, v any, ttl time.Duration) error {
