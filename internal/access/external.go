@@ -74,7 +74,16 @@ func (s *Service) LoginExternal(ctx context.Context, l ExternalLogin, onboard bo
 		return meta.User{}, Principal{}, errs.New(errs.NotFound, codeNotOnboarded,
 			"%s has no account in berth yet", clip(l.Subject))
 	case errs.Is(err, errs.NotFound):
-		if u, err = s.onboard(ctx, l); err != nil {
+		u, err = s.onboard(ctx, l)
+		if errs.Is(err, errs.Conflict) {
+			// A concurrent first sign-in of the same identity may have
+			// won the race: then its account is this one.
+			if won, _, ferr := q.FindUserByIdentity(ctx, l.Source, l.Issuer, l.Subject); ferr == nil {
+				u, err = won, nil
+				break
+			}
+		}
+		if err != nil {
 			return meta.User{}, Principal{}, err
 		}
 		created = true
