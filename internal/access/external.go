@@ -74,7 +74,16 @@ func (s *Service) LoginExternal(ctx context.Context, l ExternalLogin, onboard bo
 		return meta.User{}, Principal{}, errs.New(errs.NotFound, codeNotOnboarded,
 			"%s has no account in berth yet", clip(l.Subject))
 	case errs.Is(err, errs.NotFound):
-		if u, err = s.onboard(ctx, l); err != nil {
+		u, err = s.onboard(ctx, l)
+		if errs.Is(err, errs.Conflict) {
+			// A concurrent first sign-in of the same identity may have
+			// won the race: then its account is this one.
+			if won, _, ferr := q.FindUserByIdentity(ctx, l.Source, l.Issuer, l.Subject); ferr == nil {
+				u, err = won, nil
+				break
+			}
+		}
+		if err != nil {
 			return meta.User{}, Principal{}, err
 		}
 		created = true
@@ -87,12 +96,12 @@ func (s *Service) LoginExternal(ctx context.Context, l ExternalLogin, onboard bo
 	if err := s.syncExternal(ctx, &u, l, created); err != nil {
 		return meta.User{}, Principal{}, err
 	}
+	// No audit record here: sign-ins that open a session are recorded
+	// there, and password checks on every registry request are not.
 	p, err := s.PrincipalFor(ctx, u)
 	if err != nil {
 		return meta.User{}, Principal{}, err
 	}
-	s.Audit(ctx, meta.AuditLog{Username: u.Username, Resource: u.Username, ResourceType: "user",
-		Operation: "login", Detail: l.Source})
 	return u, p, nil
 }
 

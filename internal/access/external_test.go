@@ -439,3 +439,36 @@ func TestProviderConfigKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestLoginExternalRace: concurrent first sign-ins of one identity all get
+// the same new account.
+func TestLoginExternalRace(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newSSOService(t)
+	const n = 6
+	ids := make(chan int64, n)
+	errc := make(chan error, n)
+	start := make(chan struct{})
+	for range n {
+		go func() {
+			<-start
+			u, _, err := s.LoginExternal(ctx, ExternalLogin{Source: meta.SourceOIDC, Issuer: "i", Subject: "same", Username: "racer"}, true)
+			ids <- u.ID
+			errc <- err
+		}()
+	}
+	close(start)
+	var first int64
+	for range n {
+		id, err := <-ids, <-errc
+		if err != nil {
+			t.Fatalf("LoginExternal: %v", err)
+		}
+		if first == 0 {
+			first = id
+		}
+		if id != first {
+			t.Fatalf("accounts %d and %d for one identity", first, id)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -35,7 +36,12 @@ type identity struct {
 // through the log, which may be shipped elsewhere) and kept in a file
 // readable only by the owner.
 func setupIdentity(ctx context.Context, cfg config.Config, db *meta.DB, svc *registry.Service, later access.AuditQueue, logger *slog.Logger) (*identity, error) {
-	acc, err := access.New(ctx, db,
+	var sealKey []access.Option
+	if cfg.Auth.SecretKey != "" {
+		key, _ := hex.DecodeString(cfg.Auth.SecretKey) // checked by config
+		sealKey = append(sealKey, access.WithSecretKey(key))
+	}
+	acc, err := access.New(ctx, db, append([]access.Option{
 		access.WithLogger(logger),
 		access.WithAuditQueue(later),
 		access.WithRobotPrefix(cfg.Auth.RobotPrefix),
@@ -43,7 +49,7 @@ func setupIdentity(ctx context.Context, cfg config.Config, db *meta.DB, svc *reg
 		access.WithProjectCreation(cfg.Auth.ProjectCreation),
 		access.WithConfigKeys(ldapauth.ConfigKeys()...),
 		access.WithConfigKeys(oidcauth.ConfigKeys()...),
-	)
+	}, sealKey...)...)
 	if err != nil {
 		return nil, err
 	}

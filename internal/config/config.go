@@ -5,6 +5,7 @@
 package config
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -129,6 +130,10 @@ type Auth struct {
 	RobotPrefix     string        // auth.robot_prefix, prepended to robot names ("robot$")
 	TokenExpiry     time.Duration // auth.token_expiry, lifetime of registry tokens
 	ProjectCreation string        // auth.project_creation: everyone or adminonly
+	// SecretKey (auth.secret_key) is 64 hex digits, the AES-256 key that
+	// seals stored secrets (CLI secrets, OIDC tokens and client secret);
+	// "" keeps a generated key in the database.
+	SecretKey string
 }
 
 // Audit holds audit log settings.
@@ -289,6 +294,11 @@ func (c Config) problems() []*FieldError {
 	}
 	if c.Metrics.Token != "" && c.Metrics.Addr == "" {
 		bad("metrics.token", "is set but metrics.addr is not, so no metrics are served")
+	}
+	if k := c.Auth.SecretKey; k != "" {
+		if b, err := hex.DecodeString(k); err != nil || len(b) != 32 {
+			bad("auth.secret_key", "must be 64 hex digits (32 bytes, e.g. from `openssl rand -hex 32`), got %d characters", len(k))
+		}
 	}
 	if c.Audit.Retention < 0 {
 		bad("audit.retention", "must not be negative (0 keeps entries forever), got %s", c.Audit.Retention)

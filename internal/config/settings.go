@@ -73,6 +73,8 @@ func settings() []setting {
 			set: field(func(c *Config) *time.Duration { return &c.Auth.TokenExpiry }, time.ParseDuration)},
 		{key: "auth.project_creation",
 			set: field(func(c *Config) *string { return &c.Auth.ProjectCreation }, parseLower)},
+		{key: "auth.secret_key",
+			set: field(func(c *Config) *string { return &c.Auth.SecretKey }, parseString)},
 		{key: "audit.retention",
 			set: field(func(c *Config) *time.Duration { return &c.Audit.Retention }, time.ParseDuration)},
 		{key: "metrics.addr", flag: "metrics-addr", arg: "HOST:PORT",

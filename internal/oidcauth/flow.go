@@ -38,6 +38,7 @@ type State struct {
 	Nonce    string    `json:"n"`
 	Verifier string    `json:"v"`
 	Expires  time.Time `json:"e"`
+	Return   string    `json:"r,omitempty"` // the local path to show after sign-in
 }
 
 func random() (string, error) {

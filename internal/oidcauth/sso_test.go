@@ -30,7 +30,9 @@ import (
 
 	"github.com/berth-registry/berth/internal/app"
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/http/api"
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/testutil/apidoc"
 	"github.com/berth-registry/berth/internal/testutil/dockertest"
 	"github.com/berth-registry/berth/internal/testutil/oidctest"
 )
@@ -38,10 +40,10 @@ import (
 const adminPassword = "Admin12345"
 
 type env struct {
-	t       *testing.T
-	berth   string // http://127.0.0.1:port
-	op      *oidctest.Provider
-	dbURL   string
+	t     *testing.T
+	berth string // http://127.0.0.1:port
+	op    *oidctest.Provider
+	dbURL string
 }
 
 // setup starts the provider and berth, and turns on oidc_auth.
@@ -62,7 +64,14 @@ func setup(t *testing.T) *env {
 
 	dataDir := t.TempDir()
 	t.Setenv("BERTH_ADMIN_PASSWORD", adminPassword)
-	cfg, err := config.Load([]string{"--data-dir", dataDir, "--tls", "off"}, func(string) string { return "" })
+	// The sealing key comes from the configuration, not the database.
+	getenv := func(k string) string {
+		if k == "BERTH_AUTH_SECRET_KEY" {
+			return strings.Repeat("5e", 32)
+		}
+		return ""
+	}
+	cfg, err := config.Load([]string{"--data-dir", dataDir, "--tls", "off"}, getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,6 +232,7 @@ func (e *env) current(b *browser) currentUser {
 	if r.status != 200 {
 		e.t.Fatalf("/users/current: %d %s", r.status, r.body)
 	}
+	validate(e.t, "GET", "/users/current", r, true)
 	var u currentUser
 	if err := json.Unmarshal(r.body, &u); err != nil {
 		e.t.Fatal(err)
@@ -273,13 +283,37 @@ func TestOIDCSignIn(t *testing.T) {
 	if bytes.Contains(r.body, []byte("berth-secret")) || bytes.Contains(r.body, []byte("oidc_client_secret")) {
 		t.Errorf("GET /configurations shows the client secret: %s", r.body)
 	}
+	// The redirect URL to register.
+	r = e.do(nil, "GET", "/api/v2.0/system/oidc", nil, "admin", adminPassword)
+	if r.status != 200 || !bytes.Contains(r.body, []byte(`"redirect_url":"`+e.berth+`/c/oidc/callback"`)) {
+		t.Errorf("GET /system/oidc: %d %s", r.status, r.body)
+	}
+	validate(t, "GET", "/system/oidc", r, false)
+	r = e.do(nil, "GET", "/api/v2.0/configurations", nil, "admin", adminPassword)
+	validate(t, "GET", "/configurations", r, false)
+	// Against Harbor's document, the oidc_* keys (ldap_* are the LDAP
+	// package's to check).
+	var conf map[string]json.RawMessage
+	_ = json.Unmarshal(r.body, &conf)
+	for k := range conf {
+		if strings.HasPrefix(k, "ldap_") {
+			delete(conf, k)
+		}
+	}
+	if _, ok := conf["oidc_endpoint"]; !ok {
+		t.Errorf("GET /configurations lacks oidc_endpoint: %s", r.body)
+	}
+	r.body, _ = json.Marshal(conf)
+	validate(t, "GET", "/configurations", r, true)
 	// Ping: the provider is usable; a wrong URL is a 400 with a reason.
 	if r := e.do(nil, "POST", "/api/v2.0/system/oidc/ping", map[string]any{"url": e.op.Issuer}, "admin", adminPassword); r.status != 200 {
 		t.Errorf("ping: %d %s", r.status, r.body)
 	}
-	if r := e.do(nil, "POST", "/api/v2.0/system/oidc/ping", map[string]any{"url": e.op.Issuer + "/nothing"}, "admin", adminPassword); r.status != 400 {
+	r = e.do(nil, "POST", "/api/v2.0/system/oidc/ping", map[string]any{"url": e.op.Issuer + "/nothing"}, "admin", adminPassword)
+	if r.status != 400 {
 		t.Errorf("ping of a non-provider: %d %s", r.status, r.body)
 	}
+	validate(t, "POST", "/system/oidc/ping", r, true)
 
 	alice := newBrowser(t)
 	var aliceSecret string
@@ -296,11 +330,27 @@ func TestOIDCSignIn(t *testing.T) {
 		if r.status != 200 || !bytes.Contains(r.body, []byte(`"group_name":"devs","group_type":3`)) {
 			t.Fatalf("usergroups: %d %s", r.status, r.body)
 		}
+		validate(t, "GET", "/usergroups", r, true)
 		// A second sign-in finds the same account.
 		again := newBrowser(t)
 		e.signIn(again, "alice", "pw-alice")
 		if u2 := e.current(again); u2.UserID != aliceID {
 			t.Fatalf("second sign-in gave user %d, want %d", u2.UserID, aliceID)
+		}
+	})
+
+	t.Run("return path", func(t *testing.T) {
+		for target, want := range map[string]string{
+			"/harbor/projects?x=1": "/harbor/projects?x=1",
+			"https://evil.example": "/",
+			"//evil.example/x":     "/",
+		} {
+			b := newBrowser(t)
+			r := b.get(e.berth + "/c/oidc/login?redirect_url=" + url.QueryEscape(target))
+			cb := e.providerLogin(b, r.header.Get("Location"), "alice", "pw-alice")
+			if r := b.get(cb); r.status != 302 || r.header.Get("Location") != want {
+				t.Errorf("redirect_url %s: %d to %q, want %q", target, r.status, r.header.Get("Location"), want)
+			}
 		}
 	})
 
@@ -386,6 +436,7 @@ func TestOIDCSignIn(t *testing.T) {
 		if r.status != 200 {
 			t.Fatalf("regenerate: %d %s", r.status, r.body)
 		}
+		validate(t, "PUT", strings.TrimPrefix(path, "/api/v2.0"), r, false)
 		newSecret := e.current(alice).OIDCUserMeta.Secret
 		if newSecret == aliceSecret || !bytes.Contains(r.body, []byte(newSecret)) {
 			t.Fatalf("new secret %q (response %s)", newSecret, r.body)
@@ -543,6 +594,16 @@ func TestOIDCSignIn(t *testing.T) {
 	})
 }
 
+// validate checks an /api/v2.0 answer against berth's API document and,
+// when harbor is set, Harbor's.
+func validate(t *testing.T, method, path string, r resp, harbor bool) {
+	t.Helper()
+	apidoc.Berth(t, api.OpenAPIYAML()).Validate(t, method, path, r.status, r.header, r.body)
+	if harbor {
+		apidoc.Harbor(t).Validate(t, method, path, r.status, r.header, r.body)
+	}
+}
+
 func wantRefusal(t *testing.T, r resp, status int, substr string) {
 	t.Helper()
 	if r.status != status || !bytes.Contains(r.body, []byte(substr)) {
@@ -559,6 +620,27 @@ var tokenRE = regexpMust(`name="token" value="([^"]+)"`)
 
 // ageVerification makes the provider's last word about the user older
 // than the re-check interval, as if minutes had passed.
+// TestConfiguredSecretKey: with auth.secret_key set, no key is stored in
+// the database, and what is sealed opens only with the configured key.
+func TestConfiguredSecretKey(t *testing.T) {
+	e := setup(t)
+	b := newBrowser(t)
+	e.signIn(b, "alice", "pw-alice")
+	u := e.current(b)
+	db, err := meta.Open(context.Background(), e.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Q().GetSetting(context.Background(), "access.secret_key"); err == nil {
+		t.Error("a secret key is stored in the database although one is configured")
+	}
+	id, err := db.Q().GetUserIdentity(context.Background(), u.UserID)
+	if err != nil || len(id.CLISecret) == 0 || bytes.Contains(id.CLISecret, []byte(u.OIDCUserMeta.Secret)) {
+		t.Fatalf("stored CLI secret %q, %v", id.CLISecret, err)
+	}
+}
+
 func (e *env) ageVerification(t *testing.T, userID int64) {
 	t.Helper()
 	db, err := meta.Open(context.Background(), e.dbURL)

@@ -162,3 +162,35 @@ func TestConfigChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyCert: a provider whose certificate berth does not trust is
+// refused unless oidc_verify_cert is off.
+func TestVerifyCert(t *testing.T) {
+	op := oidctest.StartTLS(t)
+	ctx := context.Background()
+	db, err := meta.Open(ctx, filepath.Join(t.TempDir(), "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	acc, err := access.New(ctx, db, access.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := New(acc)
+	admin := access.Principal{Kind: access.UserKind, UserID: 1, Username: "admin", SysAdmin: true}
+	err = rp.Ping(ctx, admin, op.Issuer, true)
+	if e, ok := errs.As(err); !ok || e.Kind != errs.Invalid || !strings.Contains(e.Msg, "certificate") {
+		t.Fatalf("untrusted certificate with verification: %v", err)
+	}
+	if err := rp.Ping(ctx, admin, op.Issuer, false); err != nil {
+		t.Fatalf("untrusted certificate without verification: %v", err)
+	}
+	err = rp.Ping(ctx, access.Principal{Kind: access.UserKind, UserID: 2, Username: "u"}, op.Issuer, false)
+	if errs.KindOf(err) != errs.Denied {
+		t.Fatalf("ping by a non-administrator: %v", err)
+	}
+	if err := rp.Ping(ctx, admin, "ftp://x", false); errs.KindOf(err) != errs.Invalid {
+		t.Fatalf("ping of a bad URL: %v", err)
+	}
+}

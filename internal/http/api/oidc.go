@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"html/template"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/berth-registry/berth/internal/access"
@@ -38,6 +39,7 @@ type pendingOnboard struct {
 	Identity oidcauth.Identity `json:"i"`
 	Token    string            `json:"t"` // the form's anti-forgery token
 	Expires  time.Time         `json:"e"`
+	Return   string            `json:"r,omitempty"` // the local path to show afterwards
 }
 
 func (h *Handler) routesOIDC() {
@@ -46,9 +48,28 @@ func (h *Handler) routesOIDC() {
 	h.mux.HandleFunc("GET /c/oidc/onboard", h.oidcOnboardForm)
 	h.mux.HandleFunc("POST /c/oidc/onboard", h.oidcOnboard)
 	h.handle("POST /system/oidc/ping", h.oidcPing)
+	h.handle("GET /system/oidc", h.oidcInfo)
 }
 
-func (h *Handler) oidcRedirectURL(r *http.Request) string { return OIDCRedirectURL(r, h.sys.externalURL) }
+// oidcInfoJSON is berth's own: what an administrator needs to register
+// berth with a provider.
+type oidcInfoJSON struct {
+	RedirectURL string `json:"redirect_url"`
+	LoginURL    string `json:"login_url"`
+}
+
+func (h *Handler) oidcInfo(w http.ResponseWriter, r *http.Request, p access.Principal) {
+	if !p.SysAdmin {
+		h.fail(w, r, denied(p, "read the OIDC client settings"))
+		return
+	}
+	base := OIDCRedirectURL(r, h.sys.externalURL)
+	writeJSON(w, http.StatusOK, oidcInfoJSON{RedirectURL: base, LoginURL: strings.TrimSuffix(base, "/callback") + "/login"})
+}
+
+func (h *Handler) oidcRedirectURL(r *http.Request) string {
+	return OIDCRedirectURL(r, h.sys.externalURL)
+}
 
 // setSealed stores v sealed in a cookie for the OIDC paths.
 func (h *Handler) setSealed(w http.ResponseWriter, r *http.Request, name, purpose string, v any, ttl time.Duration) error {
@@ -100,6 +121,7 @@ func (h *Handler) oidcLogin(w http.ResponseWriter, r *http.Request) {
 		h.oidcPage(w, r, err)
 		return
 	}
+	st.Return = localPath(r.URL.Query().Get("redirect_url"))
 	if err := h.setSealed(w, r, oidcStateCookie, purposeOIDCState, st, oidcauth.StateTTL); err != nil {
 		h.oidcPage(w, r, err)
 		return
@@ -133,7 +155,7 @@ func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request) {
 			h.oidcPage(w, r, err)
 			return
 		}
-		pending := pendingOnboard{Identity: id, Token: tok, Expires: h.acc.Now().UTC().Add(onboardTTL)}
+		pending := pendingOnboard{Identity: id, Token: tok, Expires: h.acc.Now().UTC().Add(onboardTTL), Return: st.Return}
 		if err := h.setSealed(w, r, oidcOnboardCookie, purposeOIDCOnboard, pending, onboardTTL); err != nil {
 			h.oidcPage(w, r, err)
 			return
@@ -145,15 +167,28 @@ func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		h.oidcPage(w, r, err)
 		return
 	}
-	h.oidcSignedIn(w, r, p)
+	h.oidcSignedIn(w, r, p, st.Return)
 }
 
-func (h *Handler) oidcSignedIn(w http.ResponseWriter, r *http.Request, p access.Principal) {
+func (h *Handler) oidcSignedIn(w http.ResponseWriter, r *http.Request, p access.Principal, to string) {
 	if err := h.sessions.Start(w, r, p, "oidc"); err != nil {
 		h.oidcPage(w, r, err)
 		return
 	}
-	http.Redirect(w, r, "/", http.StatusFound)
+	if to = localPath(to); to == "" {
+		to = "/"
+	}
+	http.Redirect(w, r, to, http.StatusFound)
+}
+
+// localPath returns p when it is a path on this site ("/projects?x=1"),
+// "" otherwise, so that sign-in never sends the browser elsewhere.
+func localPath(p string) string {
+	if len(p) > 2048 || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") ||
+		strings.ContainsAny(p, "\r\n\\") {
+		return ""
+	}
+	return p
 }
 
 func (h *Handler) pending(r *http.Request) (pendingOnboard, error) {
@@ -203,7 +238,7 @@ func (h *Handler) oidcOnboard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	clearCookie(w, oidcOnboardCookie)
-	h.oidcSignedIn(w, r, p)
+	h.oidcSignedIn(w, r, p, pend.Return)
 }
 
 var oidcTemplates = template.Must(template.New("page").Parse(`<!doctype html>

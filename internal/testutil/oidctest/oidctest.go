@@ -46,12 +46,28 @@ func Start(t testing.TB, clients ...*storage.Client) *Provider {
 		t.Fatal(err)
 	}
 	issuer := "http://" + l.Addr().String()
-	return StartOn(t, l, issuer, clients...)
+	return start(t, l, issuer, false, clients...)
+}
+
+// StartTLS runs a provider over HTTPS with a certificate nobody trusts
+// (httptest's), to test certificate checks.
+func StartTLS(t testing.TB, clients ...*storage.Client) *Provider {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return start(t, l, "https://"+l.Addr().String(), true, clients...)
 }
 
 // StartOn runs a provider on l that calls itself issuer (which may differ
 // from where it is reached, to test issuer checks).
 func StartOn(t testing.TB, l net.Listener, issuer string, clients ...*storage.Client) *Provider {
+	t.Helper()
+	return start(t, l, issuer, false, clients...)
+}
+
+func start(t testing.TB, l net.Listener, issuer string, tls bool, clients ...*storage.Client) *Provider {
 	t.Helper()
 	us := &users{byID: map[string]*User{}, disabled: map[string]bool{}}
 	cm := map[string]*storage.Client{}
@@ -63,7 +79,11 @@ func StartOn(t testing.TB, l net.Listener, issuer string, clients ...*storage.Cl
 	srv := httptest.NewUnstartedServer(router)
 	srv.Listener.Close()
 	srv.Listener = l
-	srv.Start()
+	if tls {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(srv.Close)
 	return &Provider{Issuer: issuer, srv: srv, users: us}
 }
