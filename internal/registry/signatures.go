@@ -224,6 +224,24 @@ func schemeTagNames(d oci.Digest) []string {
 	return names
 }
 
+// isSchemeAccessory reports whether manifest a, named by tag-scheme tag
+// name, is an accessory: a signature, attestation or SBOM, or the
+// referrers tag schema's index. An image someone tagged so is not.
+func isSchemeAccessory(ctx context.Context, q *meta.Q, repoID int64, name string, a oci.Digest) (bool, error) {
+	m, err := q.GetManifest(ctx, repoID, a)
+	if errs.Is(err, errs.NotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if _, sfx, _ := signature.SubjectOfTag(name); sfx == "" {
+		return oci.IsIndexType(m.MediaType), nil
+	}
+	_, _, _, ok := signature.Classify(signature.Candidate{Digest: a, MediaType: m.MediaType, Content: m.Content, Tag: name})
+	return ok, nil
+}
+
 // schemeAccessoryTags returns the tag-scheme tags of d that exist, in the
 // order of schemeTagNames, and the digest each names.
 func schemeAccessoryTags(ctx context.Context, q *meta.Q, repoID int64, d oci.Digest) ([]string, map[string]oci.Digest, error) {
@@ -273,10 +291,14 @@ func (s *Service) addSchemeAccessories(ctx context.Context, q *meta.Q, repoID in
 			have[r.Digest] = true
 		}
 		for _, sfx := range signature.TagSuffixes {
-			ad, ok := tagged[signature.TagFor(d, sfx)]
+			name := signature.TagFor(d, sfx)
+			ad, ok := tagged[name]
 			row, found := rows[ad]
 			if !ok || !found || have[ad] || ad == d {
 				continue
+			}
+			if _, _, _, ok := signature.Classify(signature.Candidate{Digest: ad, MediaType: row.MediaType, Content: row.Content, Tag: name}); !ok {
+				continue // an image under such a tag is no accessory
 			}
 			have[ad] = true
 			row.Annotations = map[string]string{schemeTagKey: sfx}

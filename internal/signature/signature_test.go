@@ -1,6 +1,12 @@
 package signature_test
 
 import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"fmt"
 	"strings"
@@ -229,4 +235,39 @@ func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 // relink moves m's layers into a manifest whose subject is subject.
 func relink(m st.Manifest, subject oci.Descriptor) st.Manifest {
 	return st.NewManifest(signature.TypeSigstoreBundle, st.Empty(), m.Blobs[1:], &subject, nil)
+}
+
+// TestCosignKeyTypes: simple-signing signatures made with Ed25519, RSA
+// and ECDSA P-384 keys verify with their public key and with no other.
+func TestCosignKeyTypes(t *testing.T) {
+	subject := oci.FromBytes([]byte("subject"))
+	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	other, _ := st.NewCosignKey()
+	otherKey, _ := signature.ParseKey("other", other.PublicPEM())
+	for name, signer := range map[string]crypto.Signer{"ed25519": edKey, "rsa": rsaKey, "ecdsa-p384": p384} {
+		t.Run(name, func(t *testing.T) {
+			m, pub, err := st.SimpleSigningWith(signer, "p/app", subject)
+			if err != nil {
+				t.Fatal(err)
+			}
+			k, err := signature.ParseKey(name, pub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := candidate(m, signature.TagFor(subject, "sig"))
+			got := signature.Inspect(c, reader(m), signature.Trust{CosignKeys: []signature.Key{otherKey, k}})
+			if len(got) != 1 || !got[0].Verified || got[0].TrustedBy != name {
+				t.Fatalf("with its key: %+v", got)
+			}
+			got = signature.Inspect(c, reader(m), signature.Trust{CosignKeys: []signature.Key{otherKey}})
+			if len(got) != 1 || got[0].Verified || got[0].Problem == "" {
+				t.Fatalf("with another key: %+v", got)
+			}
+		})
+	}
 }
