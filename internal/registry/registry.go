@@ -28,6 +28,7 @@ type Service struct {
 	uploadExpiry time.Duration
 	maxChunk     int64
 	quota        QuotaChecker // nil: no quotas (quota.go)
+	sigs         *sigCache    // signatures.go
 
 	// uploadLocks serialises writers of one upload session on this node so
 	// that two concurrent PATCHes cannot interleave their bytes; the
@@ -62,6 +63,7 @@ func New(db *meta.DB, blobs blob.Store, opts ...Option) *Service {
 		now:          time.Now,
 		maxManifest:  oci.MaxManifestSize,
 		uploadExpiry: 24 * time.Hour,
+		sigs:         newSigCache(),
 	}
 	for _, o := range opts {
 		o(s)

@@ -156,11 +156,20 @@ func (s *Service) signaturesOf(ctx context.Context, q *meta.Q, repoID int64, d o
 		return s.readBlob(ctx, desc.Digest, maxSignatureLayer)
 	}
 	var out []signature.Signature
+	tk := trustKey(trust)
 	for _, c := range cands {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		out = append(out, signature.Inspect(c, read, trust)...)
+		key := cacheKey(c, tk)
+		sigs, ok := s.sigs.get(key, s.now())
+		if !ok {
+			sigs = signature.Inspect(c, read, trust)
+			if !unreadable(sigs) {
+				s.sigs.put(key, sigs, s.now())
+			}
+		}
+		out = append(out, sigs...)
 	}
 	return out, nil
 }
@@ -370,4 +379,15 @@ func (s *Service) addInherited(ctx context.Context, q *meta.Q, repo meta.Repo, a
 		}
 	}
 	return nil
+}
+
+// unreadable reports whether inspecting failed for want of a blob (a
+// passing storage error): such a result is not cached.
+func unreadable(sigs []signature.Signature) bool {
+	for _, sg := range sigs {
+		if strings.HasPrefix(sg.Problem, "read ") {
+			return true
+		}
+	}
+	return false
 }
