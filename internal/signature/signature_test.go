@@ -271,3 +271,46 @@ func TestCosignKeyTypes(t *testing.T) {
 		})
 	}
 }
+
+// FuzzInspectEnvelope: any bytes as a Notation envelope (JWS or COSE),
+// a bundle or a simple-signing payload give a Signature with a Problem or
+// a verdict, never a panic.
+func FuzzInspectEnvelope(f *testing.F) {
+	subject := st.NewManifest("", st.NewBlob(oci.MediaTypeImageConfig, []byte(`{}`)), nil, nil, nil)
+	ca, err := st.NewCA("fuzz")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, cose := range []bool{false, true} {
+		m, _ := st.Notation(ca, subject.Desc(), st.NotationOptions{COSE: cose})
+		f.Add(m.Blobs[1].Content, uint8(0))
+	}
+	key, _ := st.NewCosignKey()
+	f.Add(st.Bundle(key, subject.Desc(), signature.PredicateCosignSign).Blobs[1].Content, uint8(2))
+	f.Add([]byte(`{"critical":{"image":{"docker-manifest-digest":"x"}}}`), uint8(3))
+	root, _ := signature.ParseRoot("fuzz", ca.RootPEM())
+	k, _ := signature.ParseKey("k", key.PublicPEM())
+	trust := signature.Trust{CosignKeys: []signature.Key{k}, NotationRoots: []signature.Root{root}}
+	f.Fuzz(func(t *testing.T, content []byte, kind uint8) {
+		var m st.Manifest
+		tag := ""
+		switch kind % 4 {
+		case 0:
+			m = st.NewManifest(signature.TypeNotationSignature, st.Empty(), []st.Blob{st.NewBlob(signature.TypeJWS, content)}, ptr(subject.Desc()), nil)
+		case 1:
+			m = st.NewManifest(signature.TypeNotationSignature, st.Empty(), []st.Blob{st.NewBlob(signature.TypeCOSE, content)}, ptr(subject.Desc()), nil)
+		case 2:
+			m = st.NewManifest(signature.TypeSigstoreBundle, st.Empty(), []st.Blob{st.NewBlob(signature.TypeSigstoreBundle, content)}, ptr(subject.Desc()), nil)
+		default:
+			l := st.NewBlob(signature.TypeCosignSimpleSigning, content)
+			l.Desc.Annotations = map[string]string{signature.AnnotationCosignSignature: "AAAA"}
+			m = st.NewManifest("", st.NewBlob(oci.MediaTypeImageConfig, []byte(`{}`)), []st.Blob{l}, nil, nil)
+			tag = signature.TagFor(subject.Digest, "sig")
+		}
+		for _, s := range signature.Inspect(candidate(m, tag), reader(m), trust) {
+			if s.Verified && s.Problem != "" {
+				t.Fatalf("verified with a problem: %+v", s)
+			}
+		}
+	})
+}
