@@ -83,6 +83,21 @@ func TestCosignContentTrust(t *testing.T) {
 		}
 	})
 
+	t.Run("a robot signs", func(t *testing.T) {
+		r := adminJSON(t, "POST", "/api/v2.0/robots", map[string]any{"name": "signer", "level": "project", "duration": -1,
+			"permissions": []any{map[string]any{"kind": "project", "namespace": proj, "access": []any{
+				map[string]string{"resource": "repository", "action": "pull"},
+				map[string]string{"resource": "repository", "action": "push"}}}}}, http.StatusCreated)
+		var robot struct{ Name, Secret string }
+		mustJSON(t, r.body, &robot)
+		rc := newCosign(t)
+		rc.login(t, robot.Name, robot.Secret)
+		byRobot := pushImage(t, repo, "by-robot")
+		wantPull(t, repo, "by-robot", http.StatusPreconditionFailed, "not signed")
+		rc.sign(t, reg+"/"+repo+"@"+string(byRobot.Digest), false)
+		wantPull(t, repo, "by-robot", http.StatusOK, "")
+	})
+
 	t.Run("attestation is not a signature", func(t *testing.T) {
 		att := pushImage(t, repo, "attested")
 		pred := filepath.Join(c.dir, "predicate.json")
