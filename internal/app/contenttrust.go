@@ -16,9 +16,12 @@ import (
 // its credentials may also push to the repository. A plain docker or
 // crane pull, whatever its rights, does not, and neither does a signer
 // that can only pull. Push rights are the caller's by policy, not its
-// token's scope: cosign reads the image with a pull-only token first.
+// token's scope: cosign reads the image with a pull-only token first. A
+// registry token granting scanner-pull (a scanner fetching the image)
+// passes too, as in Harbor.
 func contentTrust(svc *registry.Service, signer interface {
 	MayPush(r *http.Request, repo string) bool
+	ScannerPull(r *http.Request, repo string) bool
 }) ocihttp.PullPolicy {
 	return ocihttp.PullPolicyFunc(func(r *http.Request, repo string, m meta.Manifest) error {
 		ref := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
@@ -26,7 +29,7 @@ func contentTrust(svc *registry.Service, signer interface {
 		if e, ok := errs.As(err); !ok || e.Code != registry.PolicyViolation {
 			return err
 		}
-		if signerAgent(r.UserAgent()) && signer.MayPush(r, repo) {
+		if signerAgent(r.UserAgent()) && signer.MayPush(r, repo) || signer.ScannerPull(r, repo) {
 			return nil
 		}
 		return err

@@ -85,18 +85,33 @@ var mediaTypeExpr = `(CASE
 
 // rootCond keeps the artifacts that stand on their own, over the
 // manifests alias m: not listed by an index of the repository, and not an
-// accessory (signature, SBOM, …) of a subject the repository holds. As in
-// Harbor, listings and artifact counts show only these; the others appear
-// inside their parent's references and accessories.
+// accessory (signature, SBOM, …) of a subject the repository holds,
+// whether linked by its subject field or by a cosign tag-scheme tag
+// (sha256-<hex>.sig, gcmark.go). As in Harbor, listings and artifact
+// counts show only these; the others appear inside their parent's
+// references and accessories.
 const rootCond = `NOT EXISTS (SELECT 1 FROM manifest_children c WHERE c.repo_id = m.repo_id AND c.child_digest = m.digest)
-	AND NOT EXISTS (SELECT 1 FROM manifests s WHERE s.repo_id = m.repo_id AND s.digest = m.subject)`
+	AND NOT EXISTS (SELECT 1 FROM manifests s WHERE s.repo_id = m.repo_id AND s.digest = m.subject)
+	AND NOT ` + schemeAccessoryM
+
+// schemeAccessoryM (over alias m) and schemeAccessoryA (over alias a)
+// hold for a manifest that a tag-scheme tag links to a subject the
+// repository holds.
+const (
+	schemeAccessoryM = `EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = m.repo_id AND t.digest = m.digest AND ` + schemeTag + `
+		AND EXISTS (SELECT 1 FROM manifests s2 WHERE s2.repo_id = t.repo_id AND s2.digest = ` + schemeSubject + `))`
+	schemeAccessoryA = `EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = a.repo_id AND t.digest = a.digest AND ` + schemeTag + `
+		AND EXISTS (SELECT 1 FROM manifests s2 WHERE s2.repo_id = t.repo_id AND s2.digest = ` + schemeSubject + `))`
+)
 
 // rootCountSQL counts the artifacts rootCond keeps in one repository: all
 // its manifests, less index children (C) and accessories whose subject is
-// present (R), adding back those that are both: |all| - |C| - |R| + |C∩R|.
+// present (R), adding back those that are both: |all| - |C| - |R| + |C∩R|,
+// and less the tag-scheme accessories of present subjects that are in
+// neither (T \ (C ∪ R)).
 // Each term reads an index sized by itself (the repository's entries of
-// the created-at index, manifest_children, the partial subject index), so
-// the count no longer probes every artifact twice.
+// the created-at index, manifest_children, the partial subject index, its
+// tags), so the count no longer probes every artifact twice.
 const rootCountSQL = `SELECT
 	(SELECT count(*) FROM manifests WHERE repo_id = ?)
 	- (SELECT count(DISTINCT c.child_digest) FROM manifest_children c
@@ -105,7 +120,12 @@ const rootCountSQL = `SELECT
 		WHERE a.repo_id = ? AND a.subject <> '' AND EXISTS (SELECT 1 FROM manifests s WHERE s.repo_id = a.repo_id AND s.digest = a.subject))
 	+ (SELECT count(*) FROM manifests a
 		WHERE a.repo_id = ? AND a.subject <> '' AND EXISTS (SELECT 1 FROM manifests s WHERE s.repo_id = a.repo_id AND s.digest = a.subject)
-		AND EXISTS (SELECT 1 FROM manifest_children c WHERE c.repo_id = a.repo_id AND c.child_digest = a.digest))`
+		AND EXISTS (SELECT 1 FROM manifest_children c WHERE c.repo_id = a.repo_id AND c.child_digest = a.digest))
+	- (SELECT count(*) FROM manifests a
+		WHERE a.repo_id = ? AND a.digest IN (SELECT t.digest FROM tags t WHERE t.repo_id = a.repo_id AND ` + schemeTag + `)
+		AND ` + schemeAccessoryA + `
+		AND NOT EXISTS (SELECT 1 FROM manifest_children c WHERE c.repo_id = a.repo_id AND c.child_digest = a.digest)
+		AND NOT (a.subject <> '' AND EXISTS (SELECT 1 FROM manifests s WHERE s.repo_id = a.repo_id AND s.digest = a.subject)))`
 
 const artifactCols = `m.id, m.repo_id, m.digest, m.media_type, m.artifact_type, m.subject, m.size, m.annotations,
 	m.created_at, m.pulled_at, m.extra_attrs, m.content`
@@ -191,7 +211,7 @@ func (q *Q) ListArtifacts(ctx context.Context, repoID int64, o ListOptions) ([]A
 		// Unfiltered: count the repository's manifests from the index
 		// and subtract the few that are not roots, instead of testing
 		// rootCond on every row.
-		w.count, w.countArgs = rootCountSQL, []any{repoID, repoID, repoID, repoID}
+		w.count, w.countArgs = rootCountSQL, []any{repoID, repoID, repoID, repoID, repoID}
 	}
 	o.Query = rest
 	out := []Artifact{}

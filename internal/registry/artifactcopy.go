@@ -105,8 +105,14 @@ func (s *Service) CopyArtifact(ctx context.Context, src, ref, dst string) (oci.D
 			return "", err
 		}
 		for _, n := range names {
-			schemeTags = append(schemeTags, meta.Tag{Name: n, Digest: tagged[n]})
-			next = append(next, tagged[n])
+			ok, err := isSchemeAccessory(ctx, q, srcRepo.ID, n, tagged[n])
+			if err != nil {
+				return "", err
+			}
+			if ok {
+				schemeTags = append(schemeTags, meta.Tag{Name: n, Digest: tagged[n]})
+				next = append(next, tagged[n])
+			}
 		}
 		for _, n := range next {
 			if !seen[n] {

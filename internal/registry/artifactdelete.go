@@ -7,7 +7,6 @@ import (
 	"github.com/berth-registry/berth/internal/errs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/oci"
-	"github.com/berth-registry/berth/internal/signature"
 )
 
 // DeletedArtifact says what an artifact delete removed.
@@ -96,11 +95,11 @@ func deleteDeep(ctx context.Context, q *meta.Q, repoID int64, d oci.Digest, res 
 	}
 	for _, n := range names {
 		a := tagged[n]
-		m, err := q.GetManifest(ctx, repoID, a)
+		ok, err := isSchemeAccessory(ctx, q, repoID, n, a)
 		if err != nil {
 			return err
 		}
-		if _, _, _, ok := signature.Classify(signature.Candidate{Digest: a, MediaType: m.MediaType, Content: m.Content, Tag: n}); !ok && n != signature.TagFor(d, "") {
+		if !ok {
 			if err := q.DeleteTag(ctx, repoID, n); err != nil {
 				return err
 			}

@@ -31,6 +31,7 @@ type Service struct {
 	pulls        PullRecorder  // nil: pulls are recorded synchronously (artifacts.go)
 	redirect     time.Duration // lifetime of presigned blob URLs; 0: blobs are served directly (blobs.go)
 	onPush       []func(ctx context.Context, name string, d oci.Digest)
+	sigs         *sigCache // signatures.go
 
 	// uploadLocks serialises writers of one upload session on this node so
 	// that two concurrent PATCHes cannot interleave their bytes; the
@@ -85,6 +86,7 @@ func New(db *meta.DB, blobs blob.Store, opts ...Option) *Service {
 		now:          time.Now,
 		maxManifest:  oci.MaxManifestSize,
 		uploadExpiry: 24 * time.Hour,
+		sigs:         newSigCache(),
 	}
 	for _, o := range opts {
 		o(s)

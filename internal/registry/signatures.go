@@ -156,11 +156,20 @@ func (s *Service) signaturesOf(ctx context.Context, q *meta.Q, repoID int64, d o
 		return s.readBlob(ctx, desc.Digest, maxSignatureLayer)
 	}
 	var out []signature.Signature
+	tk := trustKey(trust)
 	for _, c := range cands {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		out = append(out, signature.Inspect(c, read, trust)...)
+		key := cacheKey(c, tk)
+		sigs, ok := s.sigs.get(key, s.now())
+		if !ok {
+			sigs = signature.Inspect(c, read, trust)
+			if !unreadable(sigs) {
+				s.sigs.put(key, sigs, s.now())
+			}
+		}
+		out = append(out, sigs...)
 	}
 	return out, nil
 }
@@ -224,6 +233,24 @@ func schemeTagNames(d oci.Digest) []string {
 	return names
 }
 
+// isSchemeAccessory reports whether manifest a, named by tag-scheme tag
+// name, is an accessory: a signature, attestation or SBOM, or the
+// referrers tag schema's index. An image someone tagged so is not.
+func isSchemeAccessory(ctx context.Context, q *meta.Q, repoID int64, name string, a oci.Digest) (bool, error) {
+	m, err := q.GetManifest(ctx, repoID, a)
+	if errs.Is(err, errs.NotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if _, sfx, _ := signature.SubjectOfTag(name); sfx == "" {
+		return oci.IsIndexType(m.MediaType), nil
+	}
+	_, _, _, ok := signature.Classify(signature.Candidate{Digest: a, MediaType: m.MediaType, Content: m.Content, Tag: name})
+	return ok, nil
+}
+
 // schemeAccessoryTags returns the tag-scheme tags of d that exist, in the
 // order of schemeTagNames, and the digest each names.
 func schemeAccessoryTags(ctx context.Context, q *meta.Q, repoID int64, d oci.Digest) ([]string, map[string]oci.Digest, error) {
@@ -273,10 +300,14 @@ func (s *Service) addSchemeAccessories(ctx context.Context, q *meta.Q, repoID in
 			have[r.Digest] = true
 		}
 		for _, sfx := range signature.TagSuffixes {
-			ad, ok := tagged[signature.TagFor(d, sfx)]
+			name := signature.TagFor(d, sfx)
+			ad, ok := tagged[name]
 			row, found := rows[ad]
 			if !ok || !found || have[ad] || ad == d {
 				continue
+			}
+			if _, _, _, ok := signature.Classify(signature.Candidate{Digest: ad, MediaType: row.MediaType, Content: row.Content, Tag: name}); !ok {
+				continue // an image under such a tag is no accessory
 			}
 			have[ad] = true
 			row.Annotations = map[string]string{schemeTagKey: sfx}
@@ -348,4 +379,15 @@ func (s *Service) addInherited(ctx context.Context, q *meta.Q, repo meta.Repo, a
 		}
 	}
 	return nil
+}
+
+// unreadable reports whether inspecting failed for want of a blob (a
+// passing storage error): such a result is not cached.
+func unreadable(sigs []signature.Signature) bool {
+	for _, sg := range sigs {
+		if strings.HasPrefix(sg.Problem, "read ") {
+			return true
+		}
+	}
+	return false
 }

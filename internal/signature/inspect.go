@@ -162,7 +162,8 @@ func problem(s Signature, format string, args ...any) Signature {
 	return s
 }
 
-// trimJSON reports whether b looks like a JSON object (cheap early check).
+// isJSONObject reports whether b looks like a JSON object (json.Unmarshal
+// into a struct accepts null).
 func isJSONObject(b []byte) bool { return bytes.HasPrefix(bytes.TrimSpace(b), []byte("{")) }
 
 // IsImageLayer reports whether a layer media type is filesystem content

@@ -1,6 +1,12 @@
 package signature_test
 
 import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"fmt"
 	"strings"
@@ -229,4 +235,82 @@ func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 // relink moves m's layers into a manifest whose subject is subject.
 func relink(m st.Manifest, subject oci.Descriptor) st.Manifest {
 	return st.NewManifest(signature.TypeSigstoreBundle, st.Empty(), m.Blobs[1:], &subject, nil)
+}
+
+// TestCosignKeyTypes: simple-signing signatures made with Ed25519, RSA
+// and ECDSA P-384 keys verify with their public key and with no other.
+func TestCosignKeyTypes(t *testing.T) {
+	subject := oci.FromBytes([]byte("subject"))
+	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	other, _ := st.NewCosignKey()
+	otherKey, _ := signature.ParseKey("other", other.PublicPEM())
+	for name, signer := range map[string]crypto.Signer{"ed25519": edKey, "rsa": rsaKey, "ecdsa-p384": p384} {
+		t.Run(name, func(t *testing.T) {
+			m, pub, err := st.SimpleSigningWith(signer, "p/app", subject)
+			if err != nil {
+				t.Fatal(err)
+			}
+			k, err := signature.ParseKey(name, pub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := candidate(m, signature.TagFor(subject, "sig"))
+			got := signature.Inspect(c, reader(m), signature.Trust{CosignKeys: []signature.Key{otherKey, k}})
+			if len(got) != 1 || !got[0].Verified || got[0].TrustedBy != name {
+				t.Fatalf("with its key: %+v", got)
+			}
+			got = signature.Inspect(c, reader(m), signature.Trust{CosignKeys: []signature.Key{otherKey}})
+			if len(got) != 1 || got[0].Verified || got[0].Problem == "" {
+				t.Fatalf("with another key: %+v", got)
+			}
+		})
+	}
+}
+
+// FuzzInspectEnvelope: any bytes as a Notation envelope (JWS or COSE),
+// a bundle or a simple-signing payload give a Signature with a Problem or
+// a verdict, never a panic.
+func FuzzInspectEnvelope(f *testing.F) {
+	subject := st.NewManifest("", st.NewBlob(oci.MediaTypeImageConfig, []byte(`{}`)), nil, nil, nil)
+	ca, err := st.NewCA("fuzz")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, cose := range []bool{false, true} {
+		m, _ := st.Notation(ca, subject.Desc(), st.NotationOptions{COSE: cose})
+		f.Add(m.Blobs[1].Content, uint8(0))
+	}
+	key, _ := st.NewCosignKey()
+	f.Add(st.Bundle(key, subject.Desc(), signature.PredicateCosignSign).Blobs[1].Content, uint8(2))
+	f.Add([]byte(`{"critical":{"image":{"docker-manifest-digest":"x"}}}`), uint8(3))
+	root, _ := signature.ParseRoot("fuzz", ca.RootPEM())
+	k, _ := signature.ParseKey("k", key.PublicPEM())
+	trust := signature.Trust{CosignKeys: []signature.Key{k}, NotationRoots: []signature.Root{root}}
+	f.Fuzz(func(t *testing.T, content []byte, kind uint8) {
+		var m st.Manifest
+		tag := ""
+		switch kind % 4 {
+		case 0:
+			m = st.NewManifest(signature.TypeNotationSignature, st.Empty(), []st.Blob{st.NewBlob(signature.TypeJWS, content)}, ptr(subject.Desc()), nil)
+		case 1:
+			m = st.NewManifest(signature.TypeNotationSignature, st.Empty(), []st.Blob{st.NewBlob(signature.TypeCOSE, content)}, ptr(subject.Desc()), nil)
+		case 2:
+			m = st.NewManifest(signature.TypeSigstoreBundle, st.Empty(), []st.Blob{st.NewBlob(signature.TypeSigstoreBundle, content)}, ptr(subject.Desc()), nil)
+		default:
+			l := st.NewBlob(signature.TypeCosignSimpleSigning, content)
+			l.Desc.Annotations = map[string]string{signature.AnnotationCosignSignature: "AAAA"}
+			m = st.NewManifest("", st.NewBlob(oci.MediaTypeImageConfig, []byte(`{}`)), []st.Blob{l}, nil, nil)
+			tag = signature.TagFor(subject.Digest, "sig")
+		}
+		for _, s := range signature.Inspect(candidate(m, tag), reader(m), trust) {
+			if s.Verified && s.Problem != "" {
+				t.Fatalf("verified with a problem: %+v", s)
+			}
+		}
+	})
 }

@@ -88,13 +88,3 @@ func ParseRoot(name, pemText string) (Root, error) {
 	sum := sha256.Sum256(c.Raw)
 	return Root{Name: name, Cert: c, Fingerprint: "SHA256:" + hex.EncodeToString(sum[:])}, nil
 }
-
-// keyFingerprint is Key.Fingerprint for any public key.
-func keyFingerprint(pub crypto.PublicKey) string {
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return ""
-	}
-	sum := sha256.Sum256(der)
-	return "SHA256:" + hex.EncodeToString(sum[:])
-}

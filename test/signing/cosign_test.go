@@ -16,8 +16,8 @@ import (
 // whose content trust requires cosign signatures: unsigned pulls are
 // refused with 412 and Harbor's message, the signer (push rights, cosign's
 // User-Agent) can read what it signs, signed pulls pass, verification
-// works through berth, an attestation is no signature, strict mode wants
-// a trusted key, a signed index covers its children pulled by digest,
+// works through berth, a copy into another project stays signed, an
+// attestation is no signature, strict mode wants a trusted key, a signed index covers its children pulled by digest,
 // and deleting an image deletes its signatures.
 func TestCosignContentTrust(t *testing.T) {
 	const proj = "cosigned"
@@ -83,6 +83,21 @@ func TestCosignContentTrust(t *testing.T) {
 		}
 	})
 
+	t.Run("a robot signs", func(t *testing.T) {
+		r := adminJSON(t, "POST", "/api/v2.0/robots", map[string]any{"name": "signer", "level": "project", "duration": -1,
+			"permissions": []any{map[string]any{"kind": "project", "namespace": proj, "access": []any{
+				map[string]string{"resource": "repository", "action": "pull"},
+				map[string]string{"resource": "repository", "action": "push"}}}}}, http.StatusCreated)
+		var robot struct{ Name, Secret string }
+		mustJSON(t, r.body, &robot)
+		rc := newCosign(t)
+		rc.login(t, robot.Name, robot.Secret)
+		byRobot := pushImage(t, repo, "by-robot")
+		wantPull(t, repo, "by-robot", http.StatusPreconditionFailed, "not signed")
+		rc.sign(t, reg+"/"+repo+"@"+string(byRobot.Digest), false)
+		wantPull(t, repo, "by-robot", http.StatusOK, "")
+	})
+
 	t.Run("attestation is not a signature", func(t *testing.T) {
 		att := pushImage(t, repo, "attested")
 		pred := filepath.Join(c.dir, "predicate.json")
@@ -109,6 +124,29 @@ func TestCosignContentTrust(t *testing.T) {
 		if out, errOut, err := c.verify(reg+"/"+repo+"@"+string(legacy.Digest), true); err != nil {
 			t.Fatalf("cosign verify (tag scheme): %v\n%s%s", err, out, errOut)
 		}
+	})
+
+	t.Run("a copy stays signed", func(t *testing.T) {
+		project(t, "copies", map[string]string{"enable_content_trust_cosign": "true"})
+		legacy := admin(t, "GET", "/api/v2.0/projects/"+proj+"/repositories/app/artifacts/legacy", nil)
+		var art struct {
+			Digest string `json:"digest"`
+		}
+		mustJSON(t, legacy.body, &art)
+		for _, d := range []string{string(img.Digest), art.Digest} {
+			r := admin(t, "POST", "/api/v2.0/projects/copies/repositories/app/artifacts?from="+repo+"@"+d, nil)
+			if r.status != http.StatusCreated {
+				t.Fatalf("copy %s: %s", d, r)
+			}
+			wantPull(t, "copies/app", d, http.StatusOK, "")
+		}
+		if out, errOut, err := c.verify(reg+"/copies/app@"+string(img.Digest), false); err != nil {
+			t.Fatalf("cosign verify of the copy: %v\n%s%s", err, out, errOut)
+		}
+		if out, errOut, err := c.verify(reg+"/copies/app@"+art.Digest, true); err != nil {
+			t.Fatalf("cosign verify of the copy (tag scheme): %v\n%s%s", err, out, errOut)
+		}
+		wantPull(t, "copies/app", string(unsigned.Digest), http.StatusNotFound, "")
 	})
 
 	t.Run("strict mode", func(t *testing.T) {

@@ -142,6 +142,17 @@ func TestSignaturesAPI(t *testing.T) {
 			t.Errorf("an attestation verified as a signature: %+v", s)
 		}
 
+		// Accessories are not listed as artifacts, the tag-scheme one
+		// neither, and do not count in the repository's artifact_count.
+		arts, _ := e.getArtifacts(guest, "priv/repositories/app", "")
+		if len(arts) != 1 || arts[0].Digest != string(img.digest) {
+			t.Errorf("artifact list: %+v", arts)
+		}
+		r = e.do(guest, "GET", "/projects/priv/repositories/app", nil)
+		if !strings.Contains(string(r.body), `"artifact_count":1`) {
+			t.Errorf("repository: %s", r.body)
+		}
+
 		// Harbor's accessories: the tag-scheme signature is one too, the
 		// attestation is not a signature.
 		a := e.getArtifact(guest, "priv/repositories/app", "v1", "with_accessory=true")

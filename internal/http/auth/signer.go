@@ -35,3 +35,16 @@ func (g *Registry) MayPush(r *http.Request, repo string) bool {
 	granted, _, err := g.a.acc.RepositoryActions(ctx, p, repo, []string{access.ActPush})
 	return err == nil && containsAction(granted, access.ActPush)
 }
+
+// ScannerPull reports whether r carries a registry token granting the
+// scanner-pull action on repo: the token a vulnerability scanner is given
+// to fetch an image. As in Harbor, pull policies let such requests
+// through, so that what must be scanned can be scanned.
+func (g *Registry) ScannerPull(r *http.Request, repo string) bool {
+	tok, ok := bearerToken(r)
+	if !ok {
+		return false
+	}
+	claims, _, err := g.a.Bearer(r.Context(), tok)
+	return err == nil && claims.Allows("repository", repo, access.ActScannerPull)
+}

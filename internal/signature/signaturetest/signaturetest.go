@@ -7,6 +7,7 @@ package signaturetest
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
@@ -263,4 +264,30 @@ func Bundle(k CosignKey, subject oci.Descriptor, predicateType string) Manifest 
 		[]Blob{NewBlob("application/vnd.dev.sigstore.bundle.v0.3+json", b)}, &subject,
 		map[string]string{"dev.sigstore.bundle.content": "dsse-envelope", "dev.sigstore.bundle.predicateType": predicateType,
 			"org.opencontainers.image.created": time.Now().UTC().Format(time.RFC3339)})
+}
+
+// SimpleSigningWith is SimpleSigning with any signer, as sigstore signs:
+// ECDSA (ASN.1) and RSA (PKCS #1 v1.5) over SHA-256, Ed25519 over the
+// payload itself. It returns the manifest and the public key in PEM.
+func SimpleSigningWith(signer crypto.Signer, repo string, claimed oci.Digest) (Manifest, string, error) {
+	payload := fmt.Appendf(nil, `{"critical":{"identity":{"docker-reference":%q},"image":{"docker-manifest-digest":%q},"type":"cosign container image signature"},"optional":null}`, repo, claimed)
+	var sig []byte
+	var err error
+	if _, ok := signer.Public().(ed25519.PublicKey); ok {
+		sig, err = signer.Sign(rand.Reader, payload, crypto.Hash(0))
+	} else {
+		h := sha256.Sum256(payload)
+		sig, err = signer.Sign(rand.Reader, h[:], crypto.SHA256)
+	}
+	if err != nil {
+		return Manifest{}, "", err
+	}
+	der, err := x509.MarshalPKIXPublicKey(signer.Public())
+	if err != nil {
+		return Manifest{}, "", err
+	}
+	layer := NewBlob("application/vnd.dev.cosign.simplesigning.v1+json", payload)
+	layer.Desc.Annotations = map[string]string{"dev.cosignproject.cosign/signature": base64.StdEncoding.EncodeToString(sig)}
+	cfg := NewBlob(oci.MediaTypeImageConfig, []byte(`{"architecture":"","config":{},"os":"","rootfs":{"type":"layers","diff_ids":[]}}`))
+	return NewManifest("", cfg, []Blob{layer}, nil, nil), string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), nil
 }
