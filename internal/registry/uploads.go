@@ -121,10 +121,20 @@ func (s *Service) appendLocked(ctx context.Context, u meta.Upload, start int64, 
 	// as the server reads EOF, yet the bytes it did send are stored:
 	// record them regardless, so that it can resume from there.
 	ctx = context.WithoutCancel(ctx)
-	if n != hr.n {
+	if n > 0 && n != hr.n {
 		// The store wrote fewer bytes than it read: hash what is stored.
+		// (With nothing stored there is nothing to hash, and nothing to
+		// read back: a new session's data may not exist at all.)
 		if h, err = s.rehash(ctx, u, n); err != nil {
-			return u, err
+			if werr == nil {
+				return u, err
+			}
+			// The write's own failure is what the client must hear (a
+			// retryable one, typically), not the failure to reread: the
+			// offset stays where it was, and the next write there
+			// replaces what this one left.
+			s.log.Warn("reread a partly written chunk", "upload", u.ID, "err", err)
+			return u, bodyError(werr)
 		}
 	}
 	if n > 0 {

@@ -65,9 +65,11 @@ func (s *Store) compose(ctx context.Context, key string, chain []chunk, size int
 	case size == 0:
 		return s.putObject(ctx, key, nil)
 	case chain[0].size == size && size <= maxCopyPart:
-		_, err := s.core.CopyObject(ctx, s.bucket, chain[0].key, s.bucket, key, nil,
-			minio.CopySrcOptions{}, minio.PutObjectOptions{})
-		return err
+		return retryDirRace(ctx, func() error {
+			_, err := s.core.CopyObject(ctx, s.bucket, chain[0].key, s.bucket, key, nil,
+				minio.CopySrcOptions{}, minio.PutObjectOptions{})
+			return err
+		})
 	}
 	uploadID, err := s.core.NewMultipartUpload(ctx, s.bucket, key, minio.PutObjectOptions{ContentType: contentType})
 	if err != nil {

@@ -384,8 +384,43 @@ func (s *Store) Put(ctx context.Context, d oci.Digest, b []byte) error {
 
 // putObject stores b under key in one PUT.
 func (s *Store) putObject(ctx context.Context, key string, b []byte) error {
-	_, err := s.core.PutObject(ctx, s.bucket, key, bytes.NewReader(b), int64(len(b)), "", "",
-		minio.PutObjectOptions{ContentType: contentType})
+	return retryDirRace(ctx, func() error {
+		_, err := s.core.PutObject(ctx, s.bucket, key, bytes.NewReader(b), int64(len(b)), "", "",
+			minio.PutObjectOptions{ContentType: contentType})
+		return err
+	})
+}
+
+// dirRaceAttempts bounds the tries of a write that retryDirRace repeats.
+const dirRaceAttempts = 5
+
+// retryDirRace runs op, a write that is safe to repeat, and runs it again
+// while the server answers ExistingObjectIsDirectory. S3 has no
+// directories and AWS never says that; servers that keep objects as files
+// in directories do. versitygw's posix backend (v1.8.0) says it for a PUT
+// whose parent directories a concurrent DeleteObject elsewhere removed
+// while the PUT was creating them: deleting the last chunk of one upload
+// removes <prefix>/uploads/<id>/ and then <prefix>/uploads/ itself when
+// it looks empty, just as another upload's first PUT has created
+// <prefix>/uploads/ and not yet <prefix>/uploads/<its id>/ (the same
+// holds for blobs/<alg>/<xx>/ under GC). No key of this store names a
+// directory, so the conflict is always that race, and the next try finds
+// the parents whole or recreates them.
+func retryDirRace(ctx context.Context, op func() error) error {
+	var err error
+	for try := range dirRaceAttempts {
+		if try > 0 {
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(time.Duration(try) * time.Millisecond): // spread the racers apart
+			}
+		}
+		err = op()
+		if minio.ToErrorResponse(err).Code != "ExistingObjectIsDirectory" {
+			return err
+		}
+	}
 	return err
 }
 
