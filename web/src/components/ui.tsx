@@ -45,7 +45,7 @@ export function CopyButton({ text, label = 'Copy', wide }: { text: string; label
       setState('fail');
     }
   };
-  const face = state === 'ok' ? (wide ? 'Copied' : '✓') : wide ? label : '⧉';
+  const face = state === 'ok' ? (wide ? 'Copied' : '✓') : wide ? label : <CopyIcon />;
   return (
     <span className="copy">
       <button type="button" className={`btn small copy-${state}`} onClick={() => void copy()} aria-label={label} title={text}>
@@ -57,6 +57,14 @@ export function CopyButton({ text, label = 'Copy', wide }: { text: string; label
         </span>
       ) : null}
     </span>
+  );
+}
+
+function CopyIcon() {
+  return (
+    <svg width="12" height="12" viewBox="0 0 16 16" aria-hidden="true" focusable="false">
+      <path fill="currentColor" d="M4 4V1.5A1.5 1.5 0 0 1 5.5 0h8A1.5 1.5 0 0 1 15 1.5v8a1.5 1.5 0 0 1-1.5 1.5H11v2.5A1.5 1.5 0 0 1 9.5 15h-8A1.5 1.5 0 0 1 0 13.5v-8A1.5 1.5 0 0 1 1.5 4zm1.5 0h4A1.5 1.5 0 0 1 11 5.5v4h2.5v-8h-8zm-4 1.5v8h8v-8z" />
+    </svg>
   );
 }
 
