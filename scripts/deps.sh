@@ -16,6 +16,7 @@ packages=(
 	curl       # health checks in scripts/conformance.sh
 	util-linux # runuser, setsid, findmnt
 	iproute2   # ip netns/veth for the TLS test that docker must refuse (test/tlse2e)
+	chromium   # /usr/bin/chromium for the web UI's end-to-end tests (scripts/ui-test.sh)
 )
 
 installed() {
