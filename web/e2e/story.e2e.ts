@@ -272,6 +272,26 @@ describe('berth UI', () => {
     await log.getByRole('button', { name: 'Close' }).last().click();
   });
 
+  test('a system robot covering all projects logs in with docker', async () => {
+    await page.goto(`${berth.url}/admin/robots`);
+    await page.getByRole('button', { name: '+ New Robot Account' }).click();
+    const dialog = page.getByRole('dialog', { name: 'New robot account' });
+    await dialog.getByLabel('Name', { exact: true }).fill('sysbot');
+    await dialog.getByLabel('system list project').check();
+    await dialog.getByRole('button', { name: 'Create' }).click();
+    const shown = page.getByRole('dialog', { name: 'Robot account created' });
+    const name = await shown.getByLabel('Robot name').inputValue();
+    const secret = await shown.getByLabel('Robot secret').inputValue();
+    await shot('admin-robot-secret');
+    await shown.getByRole('button', { name: 'Close' }).first().click();
+    await page.getByRole('row').filter({ hasText: name }).getByRole('cell', { name: 'All projects' }).waitFor();
+    const cfg = join(work, 'docker-sysbot');
+    mkdirSync(cfg, { recursive: true });
+    expect(await docker(['login', berth.host, '-u', name, '--password-stdin'], { input: secret, config: cfg })).toMatch(/Login Succeeded/);
+    await docker(['pull', `${berth.host}/${project}/app:v2`], { config: cfg });
+    await docker(['rmi', `${berth.host}/${project}/app:v2`], { config: cfg });
+  });
+
   test('dark mode toggles and the projects list still renders', async () => {
     await page.goto(`${berth.url}/projects`);
     await page.getByRole('button', { name: /Switch to (dark|light) mode/ }).click();

@@ -9,6 +9,7 @@ import RepositoryPage from './pages/Repository';
 import Profile from './pages/Profile';
 import Search from './pages/Search';
 import Users from './pages/admin/Users';
+import SystemRobots from './pages/admin/Robots';
 import AuditLogs from './pages/admin/AuditLogs';
 import GarbageCollection from './pages/admin/GarbageCollection';
 import SystemConfiguration from './pages/admin/Configuration';
@@ -34,6 +35,7 @@ export const routes: RouteDef[] = [
   { path: '/search', page: Search, title: 'Search', access: 'user' },
   { path: '/account/profile', page: Profile, title: 'User profile', access: 'user' },
   { path: '/admin/users', page: Users, title: 'Users', access: 'admin', nav: { label: 'Users', section: 'admin' } },
+  { path: '/admin/robots', page: SystemRobots, title: 'Robot Accounts', access: 'admin', nav: { label: 'Robot Accounts', section: 'admin' } },
   { path: '/admin/gc', page: GarbageCollection, title: 'Garbage Collection', access: 'admin', nav: { label: 'Clean Up', section: 'admin' } },
   { path: '/admin/audit-logs', page: AuditLogs, title: 'Audit Logs', access: 'admin', nav: { label: 'Audit Logs', section: 'admin' } },
   { path: '/admin/configuration', page: SystemConfiguration, title: 'Configuration', access: 'admin', nav: { label: 'Configuration', section: 'admin' } },

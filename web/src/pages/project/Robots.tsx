@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import { api, type Project, type Robot } from '../../api';
+import { api, type Project, type Robot, type RobotPermission } from '../../api';
 import { Pager, Table, type Column } from '../../components/Table';
 import { usePaging } from '../../components/paging';
 import { useAction, useLoad } from '../../components/hooks';
@@ -30,12 +30,16 @@ interface Shown {
   secret: string;
 }
 
-export default function Robots({ project, can }: { project: Project; can: Can }) {
-  const name = project.name ?? '';
+/**
+ * Robot accounts of a project, or (without a project) the system-level
+ * robots that the administration page lists.
+ */
+export default function Robots({ project, can }: { project?: Project; can: Can }) {
+  const name = project?.name ?? '';
   const pg = usePaging('name');
   const load = useLoad(
-    () => api.robots({ page: pg.page, pageSize: pg.pageSize, sort: pg.sort }, `Level=project,ProjectID=${project.project_id}`),
-    [project.project_id, pg.page, pg.pageSize, pg.sort],
+    () => api.robots({ page: pg.page, pageSize: pg.pageSize, sort: pg.sort }, project ? `Level=project,ProjectID=${project.project_id}` : 'Level=system'),
+    [project?.project_id, pg.page, pg.pageSize, pg.sort],
   );
   const [creating, setCreating] = useState(false);
   const [shown, setShown] = useState<Shown | null>(null);
@@ -71,6 +75,17 @@ export default function Robots({ project, can }: { project: Project; can: Can })
         return <span title={acc.map((a) => `${a.action} ${a.resource}`).join(', ')}>{acc.length} permission{acc.length === 1 ? '' : 's'}</span>;
       },
     },
+    ...(project
+      ? []
+      : [
+          {
+            header: 'Projects',
+            render: (r: Robot) => {
+              const ns = (r.permissions ?? []).filter((p) => p.kind === 'project').map((p) => p.namespace ?? '');
+              return ns.includes('*') ? 'All projects' : ns.join(', ') || '—';
+            },
+          },
+        ]),
     { header: 'Created', sort: 'creation_time', render: (r) => formatTime(r.creation_time) },
     { header: 'Expires in', render: expiresIn },
     { header: 'Description', render: (r) => r.description },
@@ -123,7 +138,7 @@ export default function Robots({ project, can }: { project: Project; can: Can })
         />
       ) : null}
       {shown ? <SecretDialog shown={shown} onClose={() => setShown(null)} /> : null}
-      {pullSecretFor ? <PullSecretDialog robot={pullSecretFor} project={name} onClose={() => setPullSecretFor(null)} /> : null}
+      {pullSecretFor ? <PullSecretDialog robot={pullSecretFor} project={name || 'berth'} onClose={() => setPullSecretFor(null)} /> : null}
       {deleting ? (
         <ConfirmDialog
           title="Delete robot account"
@@ -176,49 +191,88 @@ export function SecretDialog({ shown, onClose }: { shown: Shown; onClose: () => 
   );
 }
 
-function NewRobot({ project, onClose, onCreated }: { project: string; onClose: () => void; onCreated: (s: Shown) => void }) {
-  const [name, setName] = useState('');
-  const [description, setDescription] = useState('');
-  const [never, setNever] = useState(false);
-  const [days, setDays] = useState('30');
-  const [perms, setPerms] = useState<Set<string>>(new Set(['repository:pull']));
-  const act = useAction();
+/** System permissions a system robot can be given (a subset of berth's). */
+export const SYSTEM_PERMISSIONS: { resource: string; actions: string[] }[] = [
+  { resource: 'project', actions: ['list', 'create'] },
+  { resource: 'catalog', actions: ['read'] },
+  { resource: 'audit-log', actions: ['list'] },
+  { resource: 'garbage-collection', actions: ['read', 'list', 'create'] },
+  { resource: 'quota', actions: ['read', 'list', 'update'] },
+  { resource: 'user', actions: ['read', 'list'] },
+];
+
+function PermMatrix({ groups, perms, toggle, prefix }: { groups: { resource: string; actions: string[] }[]; perms: Set<string>; toggle: (k: string) => void; prefix: string }) {
+  return (
+    <table className="perm-matrix">
+      <tbody>
+        {groups.map((g) => (
+          <tr key={g.resource}>
+            <th scope="row">{g.resource}</th>
+            <td>
+              {g.actions.map((a) => (
+                <label key={a} className="check">
+                  <input type="checkbox" checked={perms.has(`${g.resource}:${a}`)} onChange={() => toggle(`${g.resource}:${a}`)} aria-label={`${prefix}${a} ${g.resource}`} /> {a}
+                </label>
+              ))}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function useToggleSet(initial: string[]): [Set<string>, (k: string) => void] {
+  const [set, setSet] = useState<Set<string>>(new Set(initial));
   const toggle = (k: string) =>
-    setPerms((s) => {
+    setSet((s) => {
       const n = new Set(s);
       if (n.has(k)) n.delete(k);
       else n.add(k);
       return n;
     });
+  return [set, toggle];
+}
+
+const toAccess = (perms: Set<string>) =>
+  [...perms].map((k) => {
+    const [resource, action] = k.split(':');
+    return { resource, action };
+  });
+
+function NewRobot({ project, onClose, onCreated }: { project: string; onClose: () => void; onCreated: (s: Shown) => void }) {
+  const system = project === '';
+  const [name, setName] = useState('');
+  const [description, setDescription] = useState('');
+  const [never, setNever] = useState(false);
+  const [days, setDays] = useState('30');
+  const [perms, toggle] = useToggleSet(['repository:pull']);
+  const [sysPerms, toggleSys] = useToggleSet([]);
+  const [allProjects, setAllProjects] = useState(true);
+  const [projects, setProjects] = useState('');
+  const act = useAction();
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     const res = await act.run(() => {
       const d = never ? -1 : Number(days);
       if (!never && (!Number.isInteger(d) || d <= 0)) throw new Error('The expiry must be a whole number of days, or Never');
-      if (perms.size === 0) throw new Error('Choose at least one permission');
-      return api.createRobot({
-        name: name.trim(),
-        description,
-        level: 'project',
-        duration: d,
-        permissions: [
-          {
-            kind: 'project',
-            namespace: project,
-            access: [...perms].map((k) => {
-              const [resource, action] = k.split(':');
-              return { resource, action };
-            }),
-          },
-        ],
-      });
+      const permissions: RobotPermission[] = [];
+      if (system) {
+        if (sysPerms.size > 0) permissions.push({ kind: 'system', namespace: '/', access: toAccess(sysPerms) });
+        const names = allProjects ? ['*'] : projects.split(/[\s,]+/).filter(Boolean);
+        if (perms.size > 0) for (const ns of names) permissions.push({ kind: 'project', namespace: ns, access: toAccess(perms) });
+      } else if (perms.size > 0) {
+        permissions.push({ kind: 'project', namespace: project, access: toAccess(perms) });
+      }
+      if (permissions.length === 0) throw new Error('Choose at least one permission');
+      return api.createRobot({ name: name.trim(), description, level: system ? 'system' : 'project', duration: d, permissions });
     });
     if (res?.secret) onCreated({ title: 'Robot account created', name: res.name ?? name, secret: res.secret });
   };
   return (
     <Modal title="New robot account" onClose={onClose}>
       <form onSubmit={(e) => void submit(e)} aria-label="New robot account">
-        <Field label="Name" hint="berth prefixes it with the robot prefix and the project">
+        <Field label="Name" hint={system ? 'berth prefixes it with the robot prefix' : 'berth prefixes it with the robot prefix and the project'}>
           <input value={name} onChange={(e) => setName(e.target.value)} required pattern="[a-z0-9]+(?:[._\-][a-z0-9]+)*" />
         </Field>
         <Field label="Description">
@@ -232,24 +286,27 @@ function NewRobot({ project, onClose, onCreated }: { project: string; onClose: (
             </label>
           </span>
         </Field>
+        {system ? (
+          <fieldset>
+            <legend>System permissions</legend>
+            <PermMatrix groups={SYSTEM_PERMISSIONS} perms={sysPerms} toggle={toggleSys} prefix="system " />
+          </fieldset>
+        ) : null}
         <fieldset>
-          <legend>Permissions</legend>
-          <table className="perm-matrix">
-            <tbody>
-              {ROBOT_PERMISSIONS.map((g) => (
-                <tr key={g.resource}>
-                  <th scope="row">{g.resource}</th>
-                  <td>
-                    {g.actions.map((a) => (
-                      <label key={a} className="check">
-                        <input type="checkbox" checked={perms.has(`${g.resource}:${a}`)} onChange={() => toggle(`${g.resource}:${a}`)} aria-label={`${a} ${g.resource}`} /> {a}
-                      </label>
-                    ))}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <legend>{system ? 'Project permissions' : 'Permissions'}</legend>
+          {system ? (
+            <>
+              <label className="check">
+                <input type="checkbox" checked={allProjects} onChange={(e) => setAllProjects(e.target.checked)} /> Cover all projects
+              </label>
+              {!allProjects ? (
+                <Field label="Projects" hint="names separated by commas or spaces">
+                  <input value={projects} onChange={(e) => setProjects(e.target.value)} />
+                </Field>
+              ) : null}
+            </>
+          ) : null}
+          <PermMatrix groups={ROBOT_PERMISSIONS} perms={perms} toggle={toggle} prefix="" />
         </fieldset>
         <ErrorText error={act.error} />
         <div className="modal-foot">
