@@ -304,6 +304,16 @@ describe('berth UI', () => {
     await shot('projects');
   });
 
+  test('on a narrow screen the layout folds without the page scrolling sideways', async () => {
+    await page.setViewportSize({ width: 600, height: 900 });
+    await page.goto(`${berth.url}/projects/${project}/repositories/app`);
+    await page.getByText('v2', { exact: true }).waitFor();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth)).toBe(true);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Projects' }).waitFor();
+    await shot('narrow-repository');
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
   test('sign out ends the session', async () => {
     await page.getByRole('button', { name: /^admin/ }).click();
     await page.getByRole('menuitem', { name: 'Sign out' }).click();

@@ -60,6 +60,7 @@ export const api = {
   project: (name: string) => get<Project>('/projects/{project_name_or_id}', { params: { project_name_or_id: name } }),
   createProject: (req: S['ProjectReq']) => post('/projects', { body: req }),
   updateProject: (name: string, req: S['ProjectReq']) => put('/projects/{project_name_or_id}', { params: { project_name_or_id: name }, body: req }),
+  projectDeletable: (name: string) => get<S['ProjectDeletable']>('/projects/{project_name_or_id}/_deletable', { params: { project_name_or_id: name } }),
   deleteProject: (name: string) => del('/projects/{project_name_or_id}', { params: { project_name_or_id: name } }),
   projectSummary: (name: string) => get<S['ProjectSummary']>('/projects/{project_name_or_id}/summary', { params: { project_name_or_id: name } }),
   projectLogs: (name: string, p: Paging) => list<AuditLog>('/projects/{project_name}/logs', { params: { project_name: name }, query: pq(p) }),

@@ -1,8 +1,11 @@
-import { api } from '../api';
-import { Link, setQuery, useLocation } from '../router';
-import { useLoad } from '../components/hooks';
+import { useState } from 'react';
+import { api, type Project } from '../api';
+import { Link, navigate, setQuery, useLocation } from '../router';
+import { useAction, useLoad } from '../components/hooks';
+import { ConfirmDialog } from '../components/Modal';
+import { useToast } from '../components/Toasts';
 import { Tabs, type TabDef } from '../components/Tabs';
-import { ErrorText, Spinner, formatSize } from '../components/ui';
+import { Button, ErrorText, Spinner, formatSize } from '../components/ui';
 import { useProjectPerms } from './project/perms';
 import Repositories from './project/Repositories';
 import Members from './project/Members';
@@ -44,6 +47,7 @@ export default function ProjectPage({ params }: { params: Record<string, string>
             Quota used {formatSize(used)} of {hard === undefined || hard < 0 ? 'unlimited' : formatSize(hard)}
           </span>
         ) : null}
+        {can('project', 'delete') ? <DeleteProject project={p} /> : null}
       </div>
       {permsLoading ? <Spinner label="Checking permissions" /> : null}
       <Tabs label="Project" tabs={tabs} active={tab} onChange={(t) => setQuery(loc, { tab: t, page: undefined, sort: undefined, filter: undefined })}>
@@ -54,5 +58,52 @@ export default function ProjectPage({ params }: { params: Record<string, string>
         {tab === 'configuration' ? <Configuration project={p} can={can} onSaved={project.reload} /> : null}
       </Tabs>
     </div>
+  );
+}
+
+/** Deleting a project: berth refuses while it holds repositories, and says so first. */
+function DeleteProject({ project }: { project: Project }) {
+  const [open, setOpen] = useState(false);
+  const name = project.name ?? '';
+  const check = useLoad(() => (open ? api.projectDeletable(name) : Promise.resolve(undefined)), [open, name]);
+  const act = useAction();
+  const toast = useToast();
+  return (
+    <>
+      <Button variant="danger" onClick={() => setOpen(true)}>
+        Delete project
+      </Button>
+      {open ? (
+        <ConfirmDialog
+          title="Delete project"
+          message={
+            check.loading ? (
+              <Spinner label="Checking" />
+            ) : check.data && !check.data.deletable ? (
+              <ErrorText error={check.data.message || 'The project cannot be deleted yet.'} />
+            ) : (
+              `Delete ${name}, its members, robot accounts and settings? This cannot be undone.`
+            )
+          }
+          items={[name]}
+          busy={act.busy}
+          error={act.error || check.error}
+          onCancel={() => {
+            act.clear();
+            setOpen(false);
+          }}
+          onConfirm={async () => {
+            const ok = await act.run(async () => {
+              await api.deleteProject(name);
+              return true;
+            });
+            if (ok) {
+              toast.ok(`Deleted project ${name}`);
+              navigate('/projects');
+            }
+          }}
+        />
+      ) : null}
+    </>
   );
 }
