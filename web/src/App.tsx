@@ -81,6 +81,16 @@ function Shell() {
     return () => window.removeEventListener('keydown', on);
   }, []);
   useEffect(() => setMenu(false), [loc.path]);
+  const menuRef = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (!menu) return;
+    // A click outside closes the user menu, as Escape does.
+    const on = (e: MouseEvent) => {
+      if (!menuRef.current?.contains(e.target as Node)) setMenu(false);
+    };
+    document.addEventListener('mousedown', on);
+    return () => document.removeEventListener('mousedown', on);
+  }, [menu]);
 
   if (session.loading) return <Spinner label="Starting" />;
   if (redirect) return null;
@@ -116,7 +126,7 @@ function Shell() {
         <button type="button" className="btn plain" onClick={toggleTheme} aria-label={theme === 'dark' ? 'Switch to light mode' : 'Switch to dark mode'}>
           {theme === 'dark' ? '☀' : '☾'}
         </button>
-        <div className="user-menu">
+        <div className="user-menu" ref={menuRef}>
           <button type="button" className="btn plain" aria-haspopup="menu" aria-expanded={menu} onClick={() => setMenu(!menu)}>
             {session.user.username} ▾
           </button>

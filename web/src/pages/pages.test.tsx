@@ -155,3 +155,22 @@ test('administration is hidden from, and refused to, non-admins', async () => {
   expect((await screen.findByRole('alert')).textContent).toMatch(/Only system administrators/);
   expect(screen.queryByRole('link', { name: 'Users' })).toBeNull();
 });
+
+test('garbage collection: a dry run asks for dry_run, and the history shows the result', async () => {
+  const user = userEvent.setup();
+  const sent = stubAPI({
+    'GET /api/v2.0/systeminfo': { body: { auth_mode: 'db_auth' } },
+    'GET /api/v2.0/users/current': { body: admin },
+    'GET /api/v2.0/system/gc': { body: [{ id: 4, job_kind: 'MANUAL', job_status: 'Success', job_parameters: '{"dry_run":true}' }], headers: { 'X-Total-Count': '1' } },
+    'GET /api/v2.0/system/gc/schedule': { body: { schedule: { type: 'None' } } },
+    'POST /api/v2.0/system/gc/schedule': { status: 201 },
+  });
+  at('/admin/gc');
+  const row = (await screen.findByRole('cell', { name: 'Success' })).closest('tr')!;
+  expect(within(row).getByText('Yes')).toBeTruthy();
+  await user.click(screen.getByRole('checkbox', { name: /untagged/ }));
+  await user.click(screen.getByRole('button', { name: 'Dry Run' }));
+  await screen.findByText('Dry run started');
+  const body = JSON.parse(sent.find((s) => s.method === 'POST')!.body!);
+  expect(body).toEqual({ schedule: { type: 'Manual' }, parameters: { dry_run: true, delete_untagged: false } });
+});
