@@ -125,6 +125,22 @@ function Vulns({ a }: { a: Artifact }) {
   );
 }
 
+/** Clients whose pull command the copy buttons produce (remembered). */
+const RUNTIMES = ['docker', 'podman', 'nerdctl', 'crictl'] as const;
+type Runtime = (typeof RUNTIMES)[number];
+
+function useRuntime(): [Runtime, (r: Runtime) => void] {
+  const saved = localStorage.getItem('berth.pullRuntime') as Runtime | null;
+  const [rt, setRt] = useState<Runtime>(saved && RUNTIMES.includes(saved) ? saved : 'docker');
+  return [
+    rt,
+    (r) => {
+      localStorage.setItem('berth.pullRuntime', r);
+      setRt(r);
+    },
+  ];
+}
+
 type Pending = { kind: 'artifact'; a: Artifact } | { kind: 'tag'; a: Artifact; tag: string };
 
 function Artifacts({ project, repo, can }: { project: string; repo: string; can: Can }) {
@@ -139,6 +155,8 @@ function Artifacts({ project, repo, can }: { project: string; repo: string; can:
   const toast = useToast();
   const host = registryHost();
   const ref = `${host}/${project}/${repo}`;
+  const [runtime, setRuntime] = useRuntime();
+  const pull = (suffix: string) => `${runtime} pull ${ref}${suffix}`;
 
   const columns: Column<Artifact>[] = [
     {
@@ -164,7 +182,7 @@ function Artifacts({ project, repo, can }: { project: string; repo: string; can:
               {open.has(a.digest ?? '') ? '▾' : '▸'}
             </button>
           ) : null}
-          <code title={a.digest}>{shortDigest(a.digest)}</code> <CopyButton text={`docker pull ${ref}@${a.digest}`} label="Copy pull by digest" />
+          <code title={a.digest}>{shortDigest(a.digest)}</code> <CopyButton text={pull(`@${a.digest}`)} label="Copy pull by digest" />
         </span>
       ),
     },
@@ -175,7 +193,7 @@ function Artifacts({ project, repo, can }: { project: string; repo: string; can:
           {tagNames(a).map((t) => (
             <span key={t} className="tag">
               <code>{t}</code>
-              <CopyButton text={`docker pull ${ref}:${t}`} label={`Copy pull command for ${t}`} />
+              <CopyButton text={pull(`:${t}`)} label={`Copy pull command for ${t}`} />
               {can('tag', 'delete') ? (
                 <button type="button" className="btn plain small" aria-label={`Delete tag ${t}`} onClick={() => setPending({ kind: 'tag', a, tag: t })}>
                   ×
@@ -288,6 +306,14 @@ function Artifacts({ project, repo, can }: { project: string; repo: string; can:
         <Button onClick={load.reload} aria-label="Refresh artifacts">
           ↻
         </Button>
+        <label>
+          Pull with{' '}
+          <select value={runtime} onChange={(e) => setRuntime(e.target.value as Runtime)}>
+            {RUNTIMES.map((r) => (
+              <option key={r}>{r}</option>
+            ))}
+          </select>
+        </label>
       </div>
       <ErrorText error={tagAct.error} />
       <Table
@@ -300,7 +326,7 @@ function Artifacts({ project, repo, can }: { project: string; repo: string; can:
         sort={pg.sort}
         onSort={pg.setSort}
         empty="No artifacts."
-        expanded={(a) => (open.has(a.digest ?? '') ? <Children a={a} ref_={ref} /> : null)}
+        expanded={(a) => (open.has(a.digest ?? '') ? <Children a={a} pull={pull} /> : null)}
       />
       <Pager page={pg.page} pageSize={pg.pageSize} total={load.data?.total ?? 0} onPage={pg.setPage} onPageSize={pg.setPageSize} />
       {confirm ? (
@@ -333,7 +359,7 @@ function Artifacts({ project, repo, can }: { project: string; repo: string; can:
 }
 
 /** The platforms of an index, from its references. */
-function Children({ a, ref_ }: { a: Artifact; ref_: string }) {
+function Children({ a, pull }: { a: Artifact; pull: (suffix: string) => string }) {
   return (
     <table className="children" aria-label={`Platforms of ${shortDigest(a.digest)}`}>
       <thead>
@@ -351,7 +377,7 @@ function Children({ a, ref_ }: { a: Artifact; ref_: string }) {
               <code title={r.child_digest}>{shortDigest(r.child_digest)}</code>
             </td>
             <td>
-              <CopyButton text={`docker pull ${ref_}@${r.child_digest}`} label="Copy pull by digest" />
+              <CopyButton text={pull(`@${r.child_digest}`)} label="Copy pull by digest" />
             </td>
           </tr>
         ))}

@@ -111,6 +111,9 @@ describe('repository artifacts', () => {
     const row = (await screen.findByText('v2')).closest('tr')!;
     expect(within(row).getByText('Signed')).toBeTruthy();
     expect(within(row).getByRole('button', { name: 'Copy pull command for v2' }).getAttribute('title')).toBe(`docker pull ${window.location.host}/lib/team/app:v2`);
+    await user.selectOptions(screen.getByRole('combobox', { name: 'Pull with' }), 'podman');
+    expect(within(row).getByRole('button', { name: 'Copy pull command for v2' }).getAttribute('title')).toBe(`podman pull ${window.location.host}/lib/team/app:v2`);
+    expect(localStorage.getItem('berth.pullRuntime')).toBe('podman');
     await user.click(screen.getByRole('button', { name: /Show the 1 platforms/ }));
     expect(within(screen.getByRole('table', { name: /Platforms of/ })).getByText('linux/arm64')).toBeTruthy();
   });
