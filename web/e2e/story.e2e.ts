@@ -117,6 +117,23 @@ describe('berth UI', () => {
     await shot('repository-artifacts');
   });
 
+  test('a global label is put on an artifact', async () => {
+    const r = await fetch(`${berth.url}/api/v2.0/labels`, {
+      method: 'POST',
+      headers: { Authorization: `Basic ${Buffer.from(`admin:${berth.password}`).toString('base64')}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: 'qa-passed', scope: 'g', color: '#00aa00' }),
+    });
+    expect(r.status).toBe(201);
+    const row = page.getByRole('row').filter({ has: page.getByText('v1', { exact: true }) });
+    await row.getByRole('button', { name: /^Labels of/ }).click();
+    const dialog = page.getByRole('dialog', { name: /^Labels of/ });
+    // The box follows the API: it turns on once berth has added the label.
+    await dialog.getByRole('checkbox', { name: /qa-passed/ }).click();
+    await expect.poll(() => dialog.getByRole('checkbox', { name: /qa-passed/ }).isChecked()).toBe(true);
+    await dialog.getByRole('button', { name: 'Done' }).click();
+    await row.getByText('qa-passed').waitFor();
+  });
+
   test('the description is edited and rendered as safe Markdown', async () => {
     await page.getByRole('tab', { name: 'Info' }).click();
     await page.getByRole('button', { name: 'Edit description' }).click();
@@ -195,6 +212,7 @@ describe('berth UI', () => {
     await shot('project-members');
 
     const other = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    other.setDefaultTimeout(10_000);
     const gp = await other.newPage();
     await signIn(gp, 'guest1', 'Guest12345');
     await gp.getByRole('link', { name: project }).click();

@@ -103,6 +103,17 @@ export const api = {
       params: { project_name: project, repository_name: repo, reference, tag_name: tag },
     }),
 
+  labels: (scope: 'g' | 'p', projectId?: number) =>
+    list<S['Label']>('/labels', { query: { scope, project_id: projectId, page_size: 100 } }),
+  addArtifactLabel: (project: string, repo: string, reference: string, labelId: number) =>
+    post('/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/labels', {
+      params: { project_name: project, repository_name: repo, reference },
+      body: { id: labelId } satisfies S['Label'],
+    }),
+  removeArtifactLabel: (project: string, repo: string, reference: string, labelId: number) =>
+    del('/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/labels/{label_id}', {
+      params: { project_name: project, repository_name: repo, reference, label_id: labelId },
+    }),
   robots: (p: Paging, q?: string) => list<Robot>('/robots', { query: pq({ ...p, q }) }),
   createRobot: (req: S['RobotCreate']) => post<RobotCreated>('/robots', { body: req }),
   updateRobot: (id: number, robot: Robot) => put('/robots/{robot_id}', { params: { robot_id: id }, body: robot }),

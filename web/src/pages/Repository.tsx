@@ -5,7 +5,7 @@ import { useAction, useLoad } from '../components/hooks';
 import { Tabs } from '../components/Tabs';
 import { Pager, Table, type Column } from '../components/Table';
 import { usePaging } from '../components/paging';
-import { ConfirmDialog } from '../components/Modal';
+import { ConfirmDialog, Modal } from '../components/Modal';
 import { Button, CopyButton, ErrorText, Markdown, Spinner, formatSize, formatTime, shortDigest } from '../components/ui';
 import { useToast } from '../components/Toasts';
 import { useProjectPerms, type Can } from './project/perms';
@@ -148,6 +148,7 @@ function Artifacts({ project, repo, can }: { project: string; repo: string; can:
   const load = useLoad(() => api.artifacts(project, repo, { page: pg.page, pageSize: pg.pageSize, sort: pg.sort }), [project, repo, pg.page, pg.pageSize, pg.sort]);
   const [open, setOpen] = useState<Set<string>>(new Set());
   const [pending, setPending] = useState<Pending | null>(null);
+  const [labelling, setLabelling] = useState<Artifact | null>(null);
   const [adding, setAdding] = useState<string>('');
   const [newTag, setNewTag] = useState('');
   const tagAct = useAction();
@@ -250,12 +251,20 @@ function Artifacts({ project, repo, can }: { project: string; repo: string; can:
     { header: 'Vulnerabilities', render: (a) => <Vulns a={a} /> },
     {
       header: 'Labels',
-      render: (a) =>
-        (a.labels ?? []).map((l) => (
-          <span key={l.id} className="label-chip" title={l.description}>
-            {l.name}
-          </span>
-        )),
+      render: (a) => (
+        <span className="tags">
+          {(a.labels ?? []).map((l) => (
+            <span key={l.id} className="label-chip" title={l.description}>
+              {l.name}
+            </span>
+          ))}
+          {can('artifact-label', 'create') ? (
+            <button type="button" className="btn plain small" aria-label={`Labels of ${shortDigest(a.digest)}`} onClick={() => setLabelling(a)}>
+              ✎
+            </button>
+          ) : null}
+        </span>
+      ),
     },
     { header: 'Push Time', sort: 'push_time', render: (a) => formatTime(a.push_time) },
     { header: 'Pull Time', sort: 'pull_time', render: (a) => formatTime(a.pull_time) },
@@ -329,6 +338,17 @@ function Artifacts({ project, repo, can }: { project: string; repo: string; can:
         expanded={(a) => (open.has(a.digest ?? '') ? <Children a={a} pull={pull} /> : null)}
       />
       <Pager page={pg.page} pageSize={pg.pageSize} total={load.data?.total ?? 0} onPage={pg.setPage} onPageSize={pg.setPageSize} />
+      {labelling ? (
+        <LabelsDialog
+          project={project}
+          repo={repo}
+          artifact={labelling}
+          onClose={() => {
+            setLabelling(null);
+            load.reload();
+          }}
+        />
+      ) : null}
       {confirm ? (
         <ConfirmDialog
           title={confirm.title}
@@ -383,5 +403,45 @@ function Children({ a, pull }: { a: Artifact; pull: (suffix: string) => string }
         ))}
       </tbody>
     </table>
+  );
+}
+
+/** Add or remove the global and project labels of one artifact. */
+function LabelsDialog({ project, repo, artifact, onClose }: { project: string; repo: string; artifact: Artifact; onClose: () => void }) {
+  const proj = useLoad(() => api.project(project), [project]);
+  const labels = useLoad(async () => {
+    const [g, p] = await Promise.all([api.labels('g'), proj.data?.project_id ? api.labels('p', proj.data.project_id) : Promise.resolve({ items: [] })]);
+    return [...g.items, ...p.items];
+  }, [proj.data?.project_id]);
+  const [on, setOn] = useState<Set<number>>(new Set((artifact.labels ?? []).map((l) => l.id ?? 0)));
+  const act = useAction();
+  const toggle = async (id: number) => {
+    const adding = !on.has(id);
+    const ok = await act.run(async () => {
+      if (adding) await api.addArtifactLabel(project, repo, artifact.digest ?? '', id);
+      else await api.removeArtifactLabel(project, repo, artifact.digest ?? '', id);
+      return true;
+    });
+    if (ok)
+      setOn((s) => {
+        const n = new Set(s);
+        if (adding) n.add(id);
+        else n.delete(id);
+        return n;
+      });
+  };
+  return (
+    <Modal title={`Labels of ${shortDigest(artifact.digest)}`} onClose={onClose} footer={<Button onClick={onClose}>Done</Button>}>
+      {labels.loading ? <Spinner /> : null}
+      <ErrorText error={labels.error || act.error} />
+      {labels.data && labels.data.length === 0 ? <p className="muted">No labels exist yet: an administrator makes global labels, a project admin project labels.</p> : null}
+      {labels.data?.map((l) => (
+        <label key={l.id} className="check">
+          <input type="checkbox" checked={on.has(l.id ?? 0)} disabled={act.busy} onChange={() => void toggle(l.id ?? 0)} />
+          <span className="label-chip">{l.name}</span>
+          <span className="muted">{l.scope === 'g' ? 'global' : 'project'}</span>
+        </label>
+      ))}
+    </Modal>
   );
 }
