@@ -210,6 +210,9 @@ describe('berth UI', () => {
     await role.selectOption({ label: 'Guest' });
     await page.getByText('guest1 is now Guest').waitFor();
     await shot('project-members');
+    await page.getByRole('tab', { name: 'Summary' }).click();
+    const guests = page.locator('.summary > div').filter({ has: page.getByText('Guests', { exact: true }) });
+    await expect.poll(() => guests.locator('dd').textContent()).toBe('1');
 
     const other = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     other.setDefaultTimeout(10_000);
@@ -253,9 +256,10 @@ describe('berth UI', () => {
     expect(items.sort()).toEqual(['app:stable', 'app:v1']);
     await dialog.getByRole('button', { name: 'Delete artifact' }).click();
     await dialog.waitFor({ state: 'detached' });
-    await page.getByText('v2', { exact: true }).waitFor();
-    expect(await page.getByText('v1', { exact: true }).count()).toBe(0);
+    // The table reloads after the deletion: the row and both tags go away.
+    await page.getByText('v1', { exact: true }).waitFor({ state: 'detached' });
     expect(await page.getByText('stable', { exact: true }).count()).toBe(0);
+    await page.getByText('v2', { exact: true }).waitFor();
   });
 
   test('global search finds the project and the repository', async () => {

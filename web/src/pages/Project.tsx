@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { api, type Project } from '../api';
+import { api, type Project, type S } from '../api';
 import { Link, navigate, setQuery, useLocation } from '../router';
 import { useAction, useLoad } from '../components/hooks';
 import { ConfirmDialog } from '../components/Modal';
@@ -29,6 +29,7 @@ export default function ProjectPage({ params }: { params: Record<string, string>
   if (can('robot', 'list')) tabs.push({ id: 'robots', label: 'Robot Accounts' });
   if (can('log', 'list')) tabs.push({ id: 'logs', label: 'Logs' });
   if (can('metadata', 'read') || can('configuration', 'update')) tabs.push({ id: 'configuration', label: 'Configuration' });
+  tabs.push({ id: 'summary', label: 'Summary' });
   const requested = loc.search.get('tab') ?? 'repositories';
   const tab = tabs.some((t) => t.id === requested) ? requested : 'repositories';
   const used = summary.data?.quota?.used?.storage;
@@ -56,6 +57,7 @@ export default function ProjectPage({ params }: { params: Record<string, string>
         {tab === 'robots' ? <Robots project={p} can={can} /> : null}
         {tab === 'logs' ? <Logs project={p} /> : null}
         {tab === 'configuration' ? <Configuration project={p} can={can} onSaved={project.reload} /> : null}
+        {tab === 'summary' ? <Summary name={name} /> : null}
       </Tabs>
     </div>
   );
@@ -105,5 +107,34 @@ function DeleteProject({ project }: { project: Project }) {
         />
       ) : null}
     </>
+  );
+}
+
+/** Counts of repositories and of members by role, and the quota. */
+function Summary({ name }: { name: string }) {
+  const load = useLoad(() => api.projectSummary(name), [name]);
+  const summary: S['ProjectSummary'] | undefined = load.data;
+  if (load.error) return <ErrorText error={load.error} />;
+  if (!summary) return <Spinner />;
+  const used = summary.quota?.used?.storage;
+  const hard = summary.quota?.hard?.storage;
+  const rows: [string, string | number][] = [
+    ['Repositories', summary.repo_count ?? 0],
+    ['Project Admins', summary.project_admin_count ?? 0],
+    ['Maintainers', summary.maintainer_count ?? 0],
+    ['Developers', summary.developer_count ?? 0],
+    ['Guests', summary.guest_count ?? 0],
+    ['Limited Guests', summary.limited_guest_count ?? 0],
+    ['Storage used', used === undefined ? '—' : `${formatSize(used)} of ${hard === undefined || hard < 0 ? 'unlimited' : formatSize(hard)}`],
+  ];
+  return (
+    <dl className="summary card" aria-label="Summary">
+      {rows.map(([k, v]) => (
+        <div key={k}>
+          <dt>{k}</dt>
+          <dd>{v}</dd>
+        </div>
+      ))}
+    </dl>
   );
 }
