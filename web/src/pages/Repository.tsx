@@ -183,7 +183,7 @@ function Artifacts({ project, repo, can }: { project: string; repo: string; can:
               {open.has(a.digest ?? '') ? '▾' : '▸'}
             </button>
           ) : null}
-          <code title={a.digest}>{shortDigest(a.digest)}</code> <CopyButton text={pull(`@${a.digest}`)} label="Copy pull by digest" />
+          <code title={a.digest}>{shortDigest(a.digest).replace(/^sha256:/, '')}</code> <CopyButton text={pull(`@${a.digest}`)} label="Copy pull by digest" />
         </span>
       ),
     },
