@@ -1,6 +1,6 @@
 // The signed-in user and the server's general info, shared by every page.
 import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from 'react';
-import { api, ApiError, type GeneralInfo, type User } from './api';
+import { api, ApiError, UNAUTHORIZED_EVENT, type GeneralInfo, type User } from './api';
 
 export interface Session {
   user: User | null;
@@ -40,6 +40,12 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   useEffect(() => {
     void reload();
   }, [reload]);
+  useEffect(() => {
+    // Any 401 means the session is gone (expired, signed out elsewhere).
+    const on = () => setUser(null);
+    window.addEventListener(UNAUTHORIZED_EVENT, on);
+    return () => window.removeEventListener(UNAUTHORIZED_EVENT, on);
+  }, []);
 
   const signIn = useCallback(
     async (username: string, password: string) => {

@@ -8,6 +8,8 @@ import type { paths } from './schema';
 export const API_PREFIX = '/api/v2.0';
 export const CSRF_COOKIE = 'berth_csrf';
 export const CSRF_HEADER = 'X-Harbor-CSRF-Token';
+/** Dispatched on window when the API answers 401 (the session ended). */
+export const UNAUTHORIZED_EVENT = 'berth:unauthorized';
 
 /** A path template of the API document, e.g. "/projects/{project_name_or_id}". */
 export type ApiPath = keyof paths;
@@ -145,6 +147,8 @@ export async function raw(method: Method, url: string, opts: RequestOptions & { 
       parsed = null;
     }
     const { message, codes } = errorMessage(res.status, parsed);
+    // An expired or ended session: tell the app, which goes to sign-in.
+    if (res.status === 401 && !url.startsWith('/c/') && typeof window !== 'undefined') window.dispatchEvent(new Event(UNAUTHORIZED_EVENT));
     throw new ApiError(res.status, message, codes);
   }
   return res;

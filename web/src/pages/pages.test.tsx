@@ -177,3 +177,20 @@ test('garbage collection: a dry run asks for dry_run, and the history shows the 
   const body = JSON.parse(sent.find((s) => s.method === 'POST')!.body!);
   expect(body).toEqual({ schedule: { type: 'Manual' }, parameters: { dry_run: true, delete_untagged: false } });
 });
+
+test('when the session ends, the next API call sends the user to sign in and back', async () => {
+  let signedIn = true;
+  stubAPI({
+    'GET /api/v2.0/systeminfo': { body: { auth_mode: 'db_auth' } },
+    'GET /api/v2.0/users/current': () => (signedIn ? { body: admin } : { status: 401, body: { errors: [{ code: 'UNAUTHORIZED', message: 'x' }] } }),
+    'GET /api/v2.0/projects': () => (signedIn ? { body: [project], headers: { 'X-Total-Count': '1' } } : { status: 401, body: { errors: [{ code: 'UNAUTHORIZED', message: 'x' }] } }),
+  });
+  const user = userEvent.setup();
+  at('/projects');
+  await screen.findByRole('link', { name: 'lib' });
+  signedIn = false;
+  await user.click(screen.getByRole('button', { name: 'Refresh' }));
+  await screen.findByRole('button', { name: 'Sign in' });
+  expect(window.location.pathname).toBe('/account/sign-in');
+  expect(new URLSearchParams(window.location.search).get('redirect')).toBe('/projects');
+});
