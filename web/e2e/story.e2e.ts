@@ -314,6 +314,20 @@ describe('berth UI', () => {
     await docker(['rmi', `${berth.host}/${project}/app:v2`], { config: cfg });
   });
 
+  test('system configuration is saved, and its banner shows on every page', async () => {
+    await page.goto(`${berth.url}/admin/configuration`);
+    await page.getByLabel('Banner message').fill('Maintenance on Sunday');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Configuration saved').waitFor();
+    await page.goto(`${berth.url}/projects`);
+    await page.getByText('Maintenance on Sunday').waitFor();
+    await page.goto(`${berth.url}/admin/configuration`);
+    await expect.poll(() => page.getByLabel('Banner message').inputValue()).toBe('Maintenance on Sunday');
+    await page.getByLabel('Banner message').fill('');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Configuration saved').waitFor();
+  });
+
   test('dark mode toggles and the projects list still renders', async () => {
     await page.goto(`${berth.url}/projects`);
     await page.getByRole('button', { name: /Switch to (dark|light) mode/ }).click();

@@ -21,6 +21,18 @@ export function resolve(path: string): { route: RouteDef; params: Record<string,
   return null;
 }
 
+/** Harbor keeps the banner as JSON ({"message": …}); berth may keep plain text. */
+export function bannerText(raw: string | undefined): string {
+  if (!raw) return '';
+  try {
+    const v = JSON.parse(raw) as { message?: unknown };
+    if (v && typeof v === 'object' && typeof v.message === 'string') return v.message;
+  } catch {
+    /* plain text */
+  }
+  return raw;
+}
+
 type Theme = 'light' | 'dark';
 
 function useTheme(): [Theme, () => void] {
@@ -186,7 +198,11 @@ function Shell() {
         ) : null}
       </nav>
       <main id="main" className="content" tabIndex={-1}>
-        {session.info?.banner_message ? <div className="banner">{session.info.banner_message}</div> : null}
+        {bannerText(session.info?.banner_message) ? (
+          <div className="banner" role="note">
+            {bannerText(session.info?.banner_message)}
+          </div>
+        ) : null}
         <ErrorText error={session.error} />
         {allowed ? <Page key={hit?.route.path} params={hit?.params ?? {}} /> : <ErrorText error="Only system administrators can see this page." />}
       </main>

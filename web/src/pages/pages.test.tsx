@@ -3,7 +3,7 @@
 import { describe, expect, test } from 'vitest';
 import { render, screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import App, { resolve } from '../App';
+import App, { bannerText, resolve } from '../App';
 import { safeRedirect } from './SignIn';
 import { stubAPI } from '../test/stub';
 
@@ -193,4 +193,10 @@ test('when the session ends, the next API call sends the user to sign in and bac
   await screen.findByRole('button', { name: 'Sign in' });
   expect(window.location.pathname).toBe('/account/sign-in');
   expect(new URLSearchParams(window.location.search).get('redirect')).toBe('/projects');
+});
+
+test('the banner is Harbor JSON or plain text', () => {
+  expect(bannerText('{"message":"Down at noon","type":"warning","closable":true}')).toBe('Down at noon');
+  expect(bannerText('Down at noon')).toBe('Down at noon');
+  expect(bannerText('')).toBe('');
 });
