@@ -263,8 +263,11 @@ describe('berth UI', () => {
   });
 
   test('global search finds the project and the repository', async () => {
-    await page.getByLabel('Search projects and repositories').fill(project);
-    await page.getByLabel('Search projects and repositories').press('Enter');
+    // By keyboard: "/" focuses the search box from anywhere on the page.
+    await page.locator('body').click({ position: { x: 5, y: 700 } });
+    await page.keyboard.press('/');
+    await page.keyboard.type(project);
+    await page.keyboard.press('Enter');
     await page.getByRole('table', { name: 'Matching projects' }).getByRole('link', { name: project }).waitFor();
     await page.getByRole('table', { name: 'Matching repositories' }).getByRole('link', { name: `${project}/app` }).waitFor();
   });
