@@ -7,7 +7,7 @@ import { useToast } from '../components/Toasts';
 
 /** The signed-in user's profile, password and (in OIDC mode) CLI secret. */
 export default function Profile() {
-  const { user, reload } = useSession();
+  const { user, info, reload } = useSession();
   const toast = useToast();
   const [email, setEmail] = useState(user?.email ?? '');
   const [realname, setRealname] = useState(user?.realname ?? '');
@@ -49,6 +49,8 @@ export default function Profile() {
     }
   };
   const secret = user.oidc_user_meta?.secret;
+  // With an identity provider only the built-in admin has a local password.
+  const localPassword = info?.auth_mode !== 'oidc_auth' || user.user_id === 1;
 
   return (
     <div className="page narrow">
@@ -81,6 +83,7 @@ export default function Profile() {
         </section>
       ) : null}
 
+      {localPassword ? (
       <form onSubmit={(e) => void changePw(e)} aria-label="Change password" className="card">
         <h2>Change password</h2>
         <Field label="Current password">
@@ -97,6 +100,7 @@ export default function Profile() {
           Change password
         </Button>
       </form>
+      ) : null}
     </div>
   );
 }

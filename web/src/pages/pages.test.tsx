@@ -200,3 +200,25 @@ test('the banner is Harbor JSON or plain text', () => {
   expect(bannerText('Down at noon')).toBe('Down at noon');
   expect(bannerText('')).toBe('');
 });
+
+test('profile: the password change checks the confirmation, then sends old and new', async () => {
+  const user = userEvent.setup();
+  const sent = stubAPI({
+    'GET /api/v2.0/systeminfo': { body: { auth_mode: 'db_auth' } },
+    'GET /api/v2.0/users/current': { body: { ...guest, email: 'g@example.invalid' } },
+    'PUT /api/v2.0/users/2/password': { status: 200 },
+  });
+  at('/account/profile');
+  const form = await screen.findByRole('form', { name: 'Change password' });
+  await user.type(within(form).getByLabelText('Current password'), 'Old12345');
+  await user.type(within(form).getByLabelText('New password'), 'New12345');
+  await user.type(within(form).getByLabelText('Confirm new password'), 'New12346');
+  await user.click(within(form).getByRole('button', { name: 'Change password' }));
+  expect(within(form).getByRole('alert').textContent).toBe('The new passwords do not match');
+  expect(sent.some((s) => s.method === 'PUT')).toBe(false);
+  await user.clear(within(form).getByLabelText('Confirm new password'));
+  await user.type(within(form).getByLabelText('Confirm new password'), 'New12345');
+  await user.click(within(form).getByRole('button', { name: 'Change password' }));
+  await screen.findByText('Password changed');
+  expect(JSON.parse(sent.find((s) => s.method === 'PUT')!.body!)).toEqual({ old_password: 'Old12345', new_password: 'New12345' });
+});
