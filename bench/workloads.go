@@ -340,9 +340,9 @@ func forDuration(ctx context.Context, d time.Duration, clients, maxOps int, job 
 
 // workloadData is the content every registry gets, made once.
 type workloadData struct {
-	seed         uint64 // varies per run so that no registry has seen the content
-	large        []byte
-	largeDigest  string
+	seed        uint64 // varies per run so that no registry has seen the content
+	large       []byte
+	largeDigest string
 	// variants of large for the concurrent push: large with its first 16
 	// bytes replaced by variantPrefix(i).
 	variantDigests []string

@@ -59,7 +59,7 @@ func New(root string) (*Store, error) {
 		uploads: filepath.Join(abs, "uploads"),
 		tmp:     filepath.Join(abs, "tmp"),
 	}
-	s.bufs.New = func() any { b := make([]byte, copyBufSize); return &b }
+	s.bufs.New = func() any { b := alignedBuf(copyBufSize); return &b }
 	for _, d := range []string{
 		filepath.Join(s.blobs, oci.SHA256),
 		filepath.Join(s.blobs, oci.SHA512),

@@ -72,8 +72,8 @@ func (s *Store) WriteUpload(ctx context.Context, id string, offset int64, r io.R
 
 // copy copies r to f from offset off in two stages: this goroutine reads
 // (and so runs whatever hashing r does) while a second one writes the
-// previous buffer and starts the kernel's writeback of what it wrote
-// (writeback.go). Receiving and hashing then overlap the disk, and the
+// previous buffer (diskWriter, writer_linux.go: around the page cache
+// where it can). Receiving and hashing then overlap the disk, and the
 // fsync that follows waits for little more than the last buffer. It does
 // not use io.Copy, which would let *os.File fall back to a 32 KiB buffer.
 // The context is checked between reads so that a cancelled request stops
@@ -100,16 +100,18 @@ func (s *Store) copy(ctx context.Context, f *os.File, off int64, r io.Reader) (i
 	var failed atomic.Bool
 	go func() {
 		var o outcome
-		wb := newWriteback(f, off)
+		dw := newDiskWriter(f, off)
 		for c := range full {
 			if o.err == nil {
-				nw, err := f.Write((*c.bp)[:c.n])
+				nw, err := dw.write((*c.bp)[:c.n])
 				o.n += int64(nw)
 				o.err = err
 				failed.Store(err != nil)
-				wb.wrote(nw)
 			}
 			free <- c.bp
+		}
+		if err := dw.close(); o.err == nil {
+			o.err = err
 		}
 		done <- o
 	}()
