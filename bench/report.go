@@ -147,7 +147,7 @@ func markdown(rep *report) string {
 	w("## Machine limits (same bytes, same run)\n\n")
 	w("| limit | MB/s |\n|---|---:|\n")
 	w("| sha256 in process (1 core) | %s |\n", num(rep.Machine.SHA256MBps))
-	w("| fsync'd sequential write (%s) | %s |\n", rep.Machine.Dir, num(rep.Machine.DiskMBps))
+	w("| fsync'd sequential write, best of page cache and O_DIRECT (%s) | %s |\n", rep.Machine.Dir, num(rep.Machine.DiskMBps))
 	w("| loopback TCP copy | %s |\n\n", num(rep.Machine.LoopbackMBps))
 
 	var peers []regResult
