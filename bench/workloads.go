@@ -227,6 +227,9 @@ type result struct {
 	Samples   []float64 `json:"samples_mb_per_s,omitempty"`
 	LimitMBps float64   `json:"limit_mb_per_s,omitempty"`
 	Fraction  float64   `json:"fraction_of_limit,omitempty"`
+	// moved counts every byte the workload moved, when that is more than
+	// Bytes (repeated samples, setup pushes): CPU s/GB divides by it.
+	moved int64
 }
 
 func summarize(name string, lat []time.Duration, bytes int64, d time.Duration) result {
@@ -409,8 +412,13 @@ func sampled(o options, limit limitFunc, f func() (result, error)) (result, erro
 		}
 		ss = append(ss, sample{r, lim})
 	}
+	var moved int64
+	for _, s := range ss {
+		moved += s.r.Bytes
+	}
 	sort.Slice(ss, func(i, j int) bool { return ss[i].r.MBps < ss[j].r.MBps })
 	out := ss[len(ss)/2].r
+	out.moved = moved
 	var lims []float64
 	for _, s := range ss {
 		out.Samples = append(out.Samples, s.r.MBps)
@@ -448,8 +456,8 @@ func runWorkloads(ctx context.Context, c *client, reg string, d *workloadData, o
 		if ok {
 			if after, ok2 := cpuSeconds(pid); ok2 {
 				r.CPUs = after - before
-				if r.Bytes > 0 {
-					r.CPUsPerGB = r.CPUs / (float64(r.Bytes) / 1e9)
+				if moved := max(r.moved, r.Bytes); moved > 0 {
+					r.CPUsPerGB = r.CPUs / (float64(moved) / 1e9)
 				}
 			}
 		}
@@ -507,10 +515,12 @@ func runWorkloads(ctx context.Context, c *client, reg string, d *workloadData, o
 			if err := c.pushMonolithic(cx, repoL, d.large, d.largeDigest); err != nil {
 				return result{}, err
 			}
-			return sampled(o, pullLimit, func() (result, error) {
+			r, err := sampled(o, pullLimit, func() (result, error) {
 				lat, err := timed(func() error { return c.pull(cx, repoL, d.largeDigest, large) })
 				return summarize("large pull", []time.Duration{lat}, large, lat), err
 			})
+			r.moved += large // the push above
+			return r, err
 		}},
 	}
 	if o.concurrentLarge > 0 {
