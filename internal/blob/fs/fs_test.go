@@ -231,8 +231,8 @@ func TestWriteUploadPartial(t *testing.T) {
 // the rest), and a rewrite from an earlier offset replaces the tail.
 func TestWriteUploadOffsets(t *testing.T) {
 	s := newStore(t)
-	b := blobtest.Data(6, 5<<20+1234)
-	cuts := []int64{0, 3<<20 + 7, 3<<20 + 4096 + 7, 4 << 20, int64(len(b))}
+	b := blobtest.Data(6, 37<<20+1234)
+	cuts := []int64{0, 3<<20 + 7, 3<<20 + 4096 + 7, 4 << 20, 35<<20 + 7, 35<<20 + 4096 + 7, 36 << 20, int64(len(b))}
 	for i := 0; i+1 < len(cuts); i++ {
 		r := &oddReader{r: bytes.NewReader(b[cuts[i]:cuts[i+1]])}
 		n, err := s.WriteUpload(t.Context(), "offsets", cuts[i], r)
@@ -241,8 +241,8 @@ func TestWriteUploadOffsets(t *testing.T) {
 		}
 	}
 	// Resume from an unaligned offset inside what is stored.
-	n, err := s.WriteUpload(t.Context(), "offsets", 1<<20+3, bytes.NewReader(b[1<<20+3:]))
-	if err != nil || n != int64(len(b))-(1<<20+3) {
+	n, err := s.WriteUpload(t.Context(), "offsets", 33<<20+3, bytes.NewReader(b[33<<20+3:]))
+	if err != nil || n != int64(len(b))-(33<<20+3) {
 		t.Fatalf("rewrite: %d, %v", n, err)
 	}
 	got, err := os.ReadFile(filepath.Join(s.Root(), "uploads", "offsets"))

@@ -15,6 +15,13 @@ const directAlign = 4096
 // writes (small blobs, the tail of a layer) go through it.
 const minDirect = 256 << 10
 
+// directFrom is the offset from which an upload's data may bypass the
+// page cache. Blobs smaller than this (configs, most layers of a small
+// image) stay cached for the pull that often follows a push at once; a
+// large layer pays a disk read on its first pull instead of
+// filling the cache on the push.
+const directFrom = 32 << 20
+
 // diskWriter writes upload data from one offset on. Whole aligned blocks
 // of large writes bypass the page cache (O_DIRECT, switched on the open
 // file with fcntl): profiles of layer pushes showed the kernel spending
@@ -62,7 +69,7 @@ func (w *diskWriter) setDirect(on bool) error {
 // write writes all of p at the writer's offset (f's position).
 func (w *diskWriter) write(p []byte) (int, error) {
 	done := 0
-	if n := len(p) &^ (directAlign - 1); !w.noDirect && n >= minDirect && w.off%directAlign == 0 && aligned(p) {
+	if n := len(p) &^ (directAlign - 1); !w.noDirect && n >= minDirect && w.off >= directFrom && w.off%directAlign == 0 && aligned(p) {
 		if err := w.setDirect(true); err != nil {
 			w.noDirect = true
 		} else {
