@@ -7,6 +7,7 @@ import (
 	"image/draw"
 	"image/png"
 	"os"
+	"strings"
 
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
@@ -51,9 +52,11 @@ func writeChart(path string, rep *report) error {
 	img := image.NewRGBA(image.Rect(0, 0, chartWidth, height))
 	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
 	black := image.NewUniform(color.Black)
+	// basicfont has ASCII only.
+	ascii := strings.NewReplacer("×", "x", "—", "-", "…", "...")
 	text := func(x, y int, s string) {
 		d := font.Drawer{Dst: img, Src: black, Face: basicfont.Face7x13, Dot: fixed.P(x, y)}
-		d.DrawString(s)
+		d.DrawString(ascii.Replace(s))
 	}
 	y := chartMargin + 12
 	text(chartMargin, y, fmt.Sprintf("berth benchmark %s — bars scaled to the best registry of each row (higher is better)", rep.Started))

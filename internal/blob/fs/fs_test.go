@@ -358,3 +358,34 @@ func BenchmarkWriteUpload(b *testing.B) {
 		}
 	}
 }
+
+// A blob section read partly with Read and then copied (the WriteTo
+// that lets net/http use sendfile) yields exactly the section's bytes.
+func TestOpenSectionWriteTo(t *testing.T) {
+	s := newStore(t)
+	b := blobtest.Data(8, 300_000)
+	d := oci.FromBytes(b)
+	if err := s.Put(t.Context(), d, b); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := s.Open(t.Context(), d, 5, 200_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	head := make([]byte, 10)
+	if _, err := io.ReadFull(rc, head); err != nil {
+		t.Fatal(err)
+	}
+	var rest bytes.Buffer
+	n, err := io.Copy(&rest, rc)
+	if err != nil || n != 200_000-10 {
+		t.Fatalf("copied %d, %v", n, err)
+	}
+	if got := append(head, rest.Bytes()...); !bytes.Equal(got, b[5:200_005]) {
+		t.Fatal("section bytes differ from the blob's")
+	}
+	if n, _ := io.Copy(io.Discard, rc); n != 0 {
+		t.Fatalf("%d more bytes after the end", n)
+	}
+}
