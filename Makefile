@@ -101,8 +101,9 @@ fuzz:
 # Go benchmarks (only packages that have them: others' TestMain may start
 # servers), then the registry benchmark ./bench: berth against distribution
 # 2.8 (Debian docker-registry, installed here when missing and root) and
-# the machine's limits; results in bench-results/. BENCHFLAGS go to ./bench,
-# e.g. BENCHFLAGS='--large-size 1GiB --peer zot=http://127.0.0.1:5001'.
+# the machine's limits; results (results.md, .json, .png) in bench-results/.
+# BENCHFLAGS go to ./bench, e.g. BENCHFLAGS='--large-size 1GiB
+# --peer zot=http://127.0.0.1:5001 --peer-pid zot=1234' (docs/benchmarks.md).
 BENCHFLAGS ?=
 bench: build
 	@pkgs=$$(grep -rl --include='*_test.go' --exclude-dir=.git --exclude-dir=.tmp --exclude-dir=node_modules \

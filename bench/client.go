@@ -132,7 +132,9 @@ func (c *client) token(ctx context.Context, scope string, fresh bool) (string, e
 	if c.service != "" {
 		q.Set("service", c.service)
 	}
-	q.Set("scope", scope)
+	for _, sc := range strings.Fields(scope) {
+		q.Add("scope", sc)
+	}
 	u := c.realm
 	if strings.Contains(u, "?") {
 		u += "&" + q.Encode()

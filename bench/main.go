@@ -4,7 +4,10 @@
 // the same bytes. It writes a Markdown table to stdout and
 // bench-results/results.md, and JSON to bench-results/results.json.
 //
-//	go run ./bench [--large-size 256MiB] [--small-count 1000] [--clients 8] [--duration 5s] [--peer NAME=URL[,user:pass]]...
+//	go run ./bench [--large-size 256MiB] [--small-count 1000] [--clients 8] [--duration 5s] [--repeat 3]
+//	    [--tags 10000] [--repos 10000] [--only REGEXP] [--peer NAME=URL[,user:pass]]... [--peer-pid NAME=PID]...
+//
+// It also draws the registries side by side in bench-results/results.png.
 //
 // Everything runs on loopback; every workload is bounded in count and time.
 package main
@@ -12,6 +15,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -20,7 +24,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -38,6 +46,16 @@ type options struct {
 	workDir      string
 	outDir       string
 	peers        peerFlags
+	peerPIDs     map[string]int
+
+	repeat          int
+	concurrentLarge int
+	imageClients    []int
+	imageLayerSize  int
+	tags, repos     int
+	mixedCount      int
+	only            *regexp.Regexp
+	scratch         string // where the disk probe writes (the work dir)
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -58,14 +76,62 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.workDir, "work-dir", "", "where data dirs go (default: a new temp dir; it is removed at the end)")
 	fs.StringVar(&o.outDir, "out", "bench-results", "directory for results.md and results.json")
 	fs.Var(&o.peers, "peer", "another running registry, NAME=URL[,user:pass] (repeatable)")
+	o.peerPIDs = map[string]int{}
+	fs.Func("peer-pid", "NAME=PID: the process of a --peer, to measure its CPU time and memory (repeatable)", func(v string) error {
+		name, pid, ok := strings.Cut(v, "=")
+		n, err := strconv.Atoi(pid)
+		if !ok || err != nil || n <= 0 {
+			return fmt.Errorf("want NAME=PID, got %q", v)
+		}
+		o.peerPIDs[name] = n
+		return nil
+	})
+	fs.IntVar(&o.repeat, "repeat", 3, "samples of each large-blob workload (the median is reported)")
+	fs.IntVar(&o.concurrentLarge, "concurrent-large", 4, "large blobs pushed at once in the concurrent push (0: skip)")
+	imageClients := fs.String("image-clients", "1,8,32", "concurrent clients of the multi-layer image workloads")
+	layer := sizeFlag(1 << 20)
+	fs.Var(&layer, "image-layer-size", "largest layer of the multi-layer images (the others are 1/4, 1/16 and 4KiB)")
+	fs.IntVar(&o.tags, "tags", 10_000, "tags in the repository whose tag list is timed (0: skip)")
+	fs.IntVar(&o.repos, "repos", 10_000, "repositories in the catalog that is timed (0: skip)")
+	fs.IntVar(&o.mixedCount, "mixed-count", 180, "blobs of 4KiB .. 1MiB in the mixed-size workload")
+	only := fs.String("only", "", "run only the workloads whose name matches this regular expression")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	o.largeSize, o.smallSize = int64(large), int(small)
+	o.largeSize, o.smallSize, o.imageLayerSize = int64(large), int(small), int(layer)
+	for _, f := range strings.Split(*imageClients, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 || n > 1024 {
+			return o, fmt.Errorf("--image-clients: %q is not 1 .. 1024", f)
+		}
+		o.imageClients = append(o.imageClients, n)
+	}
+	if *only != "" {
+		re, err := regexp.Compile(*only)
+		if err != nil {
+			return o, fmt.Errorf("--only: %w", err)
+		}
+		o.only = re
+	}
 	switch {
+	case o.largeSize < 64:
+		return o, errors.New("--large-size: at least 64 bytes")
+	case o.repeat < 1 || o.repeat > 100:
+		return o, errors.New("--repeat: 1 .. 100")
+	case o.concurrentLarge < 0 || o.concurrentLarge > 64:
+		return o, errors.New("--concurrent-large: 0 .. 64")
+	case o.imageLayerSize < 64<<10 || o.imageLayerSize > 256<<20:
+		return o, errors.New("--image-layer-size: 64KiB .. 256MiB")
+	case o.tags < 0 || o.tags > 1_000_000 || o.repos < 0 || o.repos > 1_000_000:
+		return o, errors.New("--tags, --repos: 0 .. 1000000")
+	case o.mixedCount < 1 || o.mixedCount > 100_000:
+		return o, errors.New("--mixed-count: 1 .. 100000")
 	case o.largeSize > 8<<30:
 		return o, errors.New("--large-size: at most 8GiB (it is held in memory)")
 	case o.smallSize > 64<<20:
@@ -84,6 +150,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	for _, p := range o.peers {
 		if p.Name == "berth" || p.Name == "distribution" {
 			return o, fmt.Errorf("--peer %s: that name is taken by a registry bench starts", p.Name)
+		}
+	}
+	for name := range o.peerPIDs {
+		if !slices.ContainsFunc(o.peers, func(p peer) bool { return p.Name == name }) {
+			return o, fmt.Errorf("--peer-pid %s: no --peer of that name", name)
 		}
 	}
 	return o, nil
@@ -110,6 +181,7 @@ func logf(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
 type target struct {
 	name, url, user, pass string
 	proc                  *proc // nil for --peer registries
+	pid                   int   // the process, when known
 }
 
 func run(o options) error {
@@ -132,33 +204,44 @@ func run(o options) error {
 		Started: time.Now().UTC().Format(time.RFC3339),
 		Options: map[string]any{
 			"large_size": o.largeSize, "small_size": o.smallSize, "small_count": o.smallCount,
-			"clients": o.clients, "duration": o.duration.String(),
+			"clients": o.clients, "duration": o.duration.String(), "repeat": o.repeat,
+			"concurrent_large": o.concurrentLarge, "image_clients": o.imageClients,
+			"image_layer_size": o.imageLayerSize, "tags": o.tags, "repos": o.repos, "mixed_count": o.mixedCount,
 		},
 		Notes: []string{
-			"Large blob: one push monolithic (POST, PUT), one chunked (POST, 16 MiB PATCHes, PUT), one pull; one client.",
+			"Large blob: pushes monolithic (POST, PUT) and chunked (POST, 16 MiB PATCHes, PUT) and a pull, one client, --repeat samples each (median); before every sample the machine limit is measured again (min(sha256, fsync'd disk) for pushes, loopback TCP for pulls), and the fraction is the median rate over the median of those limits, so load from elsewhere weighs on both alike.",
+			"Concurrent large push: --concurrent-large different blobs of --large-size at once, one client each; peak RSS is the largest VmRSS sampled every 20 ms during the workload.",
+			"Images: config + 4 layers (--image-layer-size, 1/4, 1/16, 4 KiB) + manifest per image, pushed then pulled by 1, 8 and 32 clients; latencies are per image.",
+			"Lists: a repository with --tags tags and a registry with --repos repositories (setup not timed), then complete listings following Link headers for --duration.",
+			"Mixed CI: per 10 operations 4 image pulls, 2 HEAD checks of a manifest and its blobs, 2 pushes of a new 2-layer image, 1 new tag, 1 tag list.",
 			"Small blobs: each push is POST+PUT; latencies are per blob.",
-			"CPU s/GB: utime+stime of the registry process over the workload per 10^9 bytes moved; peak RSS is VmHWM at the end. Both only for registries bench started.",
+			"CPU s/GB: utime+stime of the registry process over the workload (all samples, and the push before the large pull) per 10^9 bytes moved; the process row's peak RSS is VmHWM at the end. Both only for registries bench started or named with --peer-pid.",
 			"distribution runs with its access log off and log level warn; berth with its defaults.",
-			"No PNG chart yet.",
 		},
 	}
 
 	logf("bench: preparing data (%d MiB large blob, %d × %d KiB small blobs) in %s", o.largeSize>>20, o.smallCount, o.smallSize>>10, work)
-	d := &workloadData{large: make([]byte, o.largeSize)}
+	var seed [8]byte
+	rand.Read(seed[:])
+	d := &workloadData{seed: binary.LittleEndian.Uint64(seed[:]), large: make([]byte, o.largeSize)}
 	rand.Read(d.large)
 	d.largeDigest = digestOf(d.large)
-	d.large[0] ^= 0xff
-	d.large2Digest = digestOf(d.large)
-	d.large[0] ^= 0xff
+	d.prepareVariants(o.concurrentLarge)
 	for range o.smallCount {
 		b := make([]byte, o.smallSize)
 		rand.Read(b)
 		d.small = append(d.small, b)
 		d.smallDigests = append(d.smallDigests, digestOf(b))
 	}
+	for i := range o.mixedCount {
+		b := pseudoRandom(d.seed+uint64(i), mixedSize(i))
+		d.mixed = append(d.mixed, b)
+		d.mixedDigests = append(d.mixedDigests, digestOf(b))
+	}
+	o.scratch = work
 
 	logf("bench: measuring machine limits")
-	rep.Machine = machine{CPUs: runtime.NumCPU(), Dir: work, SHA256MBps: sha256Rate(d.large)}
+	rep.Machine = machine{CPUs: runtime.NumCPU(), Dir: work, SHA256MBps: sha256Rate(d.large, 3)}
 	var err error
 	if rep.Machine.DiskMBps, err = diskRate(work, d.large); err != nil {
 		return fmt.Errorf("disk rate: %w", err)
@@ -185,7 +268,7 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	targets = append(targets, target{name: "berth", url: burl, user: "admin", pass: bpass, proc: bp})
+	targets = append(targets, target{name: "berth", url: burl, user: "admin", pass: bpass, proc: bp, pid: bp.pid()})
 	if !o.noDist {
 		if _, err := os.Stat(o.distribution); err != nil {
 			rep.Notes = append(rep.Notes, "distribution not measured: "+o.distribution+" missing (apt-get install docker-registry)")
@@ -196,11 +279,11 @@ func run(o options) error {
 			if err != nil {
 				return err
 			}
-			targets = append(targets, target{name: "distribution", url: durl, proc: dp})
+			targets = append(targets, target{name: "distribution", url: durl, proc: dp, pid: dp.pid()})
 		}
 	}
 	for _, p := range o.peers {
-		targets = append(targets, target{name: p.Name, url: p.URL, user: p.User, pass: p.Pass})
+		targets = append(targets, target{name: p.Name, url: p.URL, user: p.User, pass: p.Pass, pid: o.peerPIDs[p.Name]})
 	}
 
 	for _, t := range targets {
@@ -209,20 +292,15 @@ func run(o options) error {
 		}
 		logf("bench: %s at %s", t.name, t.url)
 		c := newClient(t.url, t.user, t.pass, o.clients)
-		var cpu func() (float64, bool)
-		if t.proc != nil {
-			pid := t.proc.pid()
-			cpu = func() (float64, bool) { return cpuSeconds(pid) }
-		}
-		res, err := runWorkloads(ctx, c, t.name, d, o, cpu, logf)
+		res, err := runWorkloads(ctx, c, t.name, d, o, t.pid, logf)
 		c.close()
 		rr := regResult{Name: t.name, URL: t.url, Managed: t.proc != nil, Results: res}
 		if err != nil {
 			rr.Error = err.Error()
 			logf("bench: %s: %v", t.name, err)
 		}
-		if t.proc != nil {
-			rr.PeakRSS, _ = peakRSS(t.proc.pid())
+		if t.pid != 0 {
+			rr.PeakRSS, _ = peakRSS(t.pid)
 		}
 		rep.Registries = append(rep.Registries, rr)
 	}
@@ -243,7 +321,11 @@ func run(o options) error {
 	if err := os.WriteFile(filepath.Join(o.outDir, "results.json"), append(js, '\n'), 0o644); err != nil {
 		return err
 	}
-	logf("bench: wrote %s and %s", filepath.Join(o.outDir, "results.md"), filepath.Join(o.outDir, "results.json"))
+	png := filepath.Join(o.outDir, "results.png")
+	if err := writeChart(png, rep); err != nil {
+		return fmt.Errorf("chart: %w", err)
+	}
+	logf("bench: wrote %s, %s and %s", filepath.Join(o.outDir, "results.md"), filepath.Join(o.outDir, "results.json"), png)
 	for _, r := range rep.Registries {
 		if r.Error != "" {
 			return fmt.Errorf("%s failed: %s", r.Name, r.Error)

@@ -249,21 +249,4 @@ func cpuSeconds(pid int) (float64, bool) {
 }
 
 // peakRSS reads VmHWM of pid in bytes.
-func peakRSS(pid int) (int64, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0, false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			f := strings.Fields(v)
-			if len(f) >= 1 {
-				kb, err := strconv.ParseInt(f[0], 10, 64)
-				if err == nil {
-					return kb << 10, true
-				}
-			}
-		}
-	}
-	return 0, false
-}
+func peakRSS(pid int) (int64, bool) { return statusField(pid, "VmHWM:") }

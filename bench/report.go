@@ -35,24 +35,48 @@ type metric struct {
 	get            func(result) float64
 }
 
-var metrics = []metric{
-	{"large push monolithic", "MB/s", true, func(r result) float64 { return r.MBps }},
-	{"large push monolithic", "CPU s/GB", false, func(r result) float64 { return r.CPUsPerGB }},
-	{"large push chunked", "MB/s", true, func(r result) float64 { return r.MBps }},
-	{"large push chunked", "CPU s/GB", false, func(r result) float64 { return r.CPUsPerGB }},
-	{"large pull", "MB/s", true, func(r result) float64 { return r.MBps }},
-	{"large pull", "CPU s/GB", false, func(r result) float64 { return r.CPUsPerGB }},
-	{"small push", "blobs/s", true, func(r result) float64 { return r.OpsPerS }},
-	{"small push", "p50 ms", false, func(r result) float64 { return r.P50ms }},
-	{"small push", "p99 ms", false, func(r result) float64 { return r.P99ms }},
-	{"small push", "CPU s/GB", false, func(r result) float64 { return r.CPUsPerGB }},
-	{"small pull", "blobs/s", true, func(r result) float64 { return r.OpsPerS }},
-	{"small pull", "p50 ms", false, func(r result) float64 { return r.P50ms }},
-	{"small pull", "p99 ms", false, func(r result) float64 { return r.P99ms }},
-	{"small pull", "CPU s/GB", false, func(r result) float64 { return r.CPUsPerGB }},
-	{"manifest HEAD", "req/s", true, func(r result) float64 { return r.OpsPerS }},
-	{"manifest HEAD", "p50 ms", false, func(r result) float64 { return r.P50ms }},
-	{"manifest HEAD", "p99 ms", false, func(r result) float64 { return r.P99ms }},
+func rate(r result) float64   { return r.MBps }
+func ops(r result) float64    { return r.OpsPerS }
+func p50(r result) float64    { return r.P50ms }
+func p99(r result) float64    { return r.P99ms }
+func cpuGB(r result) float64  { return r.CPUsPerGB }
+func peakMB(r result) float64 { return r.PeakRSSMB }
+
+// metricsFor returns the rows shown for a workload, by its kind.
+func metricsFor(w string) []metric {
+	m := func(name string, hb bool, get func(result) float64) metric { return metric{w, name, hb, get} }
+	switch {
+	case strings.HasPrefix(w, "large push ×"):
+		return []metric{m("MB/s", true, rate), m("peak RSS MB", false, peakMB), m("CPU s/GB", false, cpuGB)}
+	case strings.HasPrefix(w, "large"):
+		return []metric{m("MB/s", true, rate), m("CPU s/GB", false, cpuGB)}
+	case strings.HasPrefix(w, "small"), strings.HasPrefix(w, "mixed blobs"):
+		return []metric{m("blobs/s", true, ops), m("MB/s", true, rate), m("p50 ms", false, p50), m("p99 ms", false, p99), m("CPU s/GB", false, cpuGB)}
+	case strings.HasPrefix(w, "image"):
+		return []metric{m("images/s", true, ops), m("MB/s", true, rate), m("p50 ms", false, p50), m("p99 ms", false, p99), m("CPU s/GB", false, cpuGB)}
+	case strings.HasPrefix(w, "tag list"), strings.HasPrefix(w, "catalog"):
+		return []metric{m("lists/s", true, ops), m("p50 ms", false, p50), m("p99 ms", false, p99)}
+	case w == "mixed CI":
+		return []metric{m("ops/s", true, ops), m("p50 ms", false, p50), m("p99 ms", false, p99), m("peak RSS MB", false, peakMB)}
+	default:
+		return []metric{m("req/s", true, ops), m("p50 ms", false, p50), m("p99 ms", false, p99)}
+	}
+}
+
+// allMetrics lists the rows of every workload any registry ran, in the
+// order they ran.
+func allMetrics(rep *report) []metric {
+	var out []metric
+	seen := map[string]bool{}
+	for _, reg := range rep.Registries {
+		for _, r := range reg.Results {
+			if !seen[r.Workload] {
+				seen[r.Workload] = true
+				out = append(out, metricsFor(r.Workload)...)
+			}
+		}
+	}
+	return out
 }
 
 func find(rs []result, workload string) (result, bool) {
@@ -83,7 +107,7 @@ func computeRatios(rep *report) {
 	b := rep.Registries[0]
 	for _, p := range rep.Registries[1:] {
 		rs := ratioSet{}
-		for _, m := range metrics {
+		for _, m := range allMetrics(rep) {
 			bv, ok1 := value(b, m)
 			pv, ok2 := value(p, m)
 			if ok1 && ok2 {
@@ -95,14 +119,10 @@ func computeRatios(rep *report) {
 		}
 		rep.Ratios[p.Name] = rs
 	}
-	pushLimit := min(rep.Machine.SHA256MBps, rep.Machine.DiskMBps)
-	for _, w := range []string{"large push monolithic", "large push chunked"} {
-		if r, ok := find(b.Results, w); ok && pushLimit > 0 {
-			rep.Fractions[w+" / min(sha256, disk)"] = r.MBps / pushLimit
+	for _, f := range fractionRows {
+		if r, ok := find(b.Results, f.workload); ok && r.Fraction > 0 {
+			rep.Fractions[f.key] = r.Fraction
 		}
-	}
-	if r, ok := find(b.Results, "large pull"); ok && rep.Machine.LoopbackMBps > 0 {
-		rep.Fractions["large pull / loopback"] = r.MBps / rep.Machine.LoopbackMBps
 	}
 }
 
@@ -127,7 +147,7 @@ func markdown(rep *report) string {
 	w("## Machine limits (same bytes, same run)\n\n")
 	w("| limit | MB/s |\n|---|---:|\n")
 	w("| sha256 in process (1 core) | %s |\n", num(rep.Machine.SHA256MBps))
-	w("| fsync'd sequential write (%s) | %s |\n", rep.Machine.Dir, num(rep.Machine.DiskMBps))
+	w("| fsync'd sequential write, best of page cache and O_DIRECT (%s) | %s |\n", rep.Machine.Dir, num(rep.Machine.DiskMBps))
 	w("| loopback TCP copy | %s |\n\n", num(rep.Machine.LoopbackMBps))
 
 	var peers []regResult
@@ -146,7 +166,7 @@ func markdown(rep *report) string {
 		w("---:|")
 	}
 	w("\n")
-	for _, m := range metrics {
+	for _, m := range allMetrics(rep) {
 		w("| %s | %s |", m.workload, m.name)
 		for _, r := range rep.Registries {
 			v, _ := value(r, m)
@@ -171,11 +191,26 @@ func markdown(rep *report) string {
 		}
 	}
 	if len(rep.Fractions) > 0 {
-		w("\n## berth against the machine's limits\n\n| figure | fraction | target |\n|---|---:|---:|\n")
-		for _, k := range []string{"large push monolithic / min(sha256, disk)", "large push chunked / min(sha256, disk)", "large pull / loopback"} {
-			if v, ok := rep.Fractions[k]; ok {
-				w("| %s | %.0f %% | ≥ 80 %% |\n", k, v*100)
+		w("\n## Against the machine's limits (each measured right before the sample)\n\n| figure |")
+		for _, r := range rep.Registries {
+			w(" %s |", r.Name)
+		}
+		w(" berth's target |\n|---|")
+		for range rep.Registries {
+			w("---:|")
+		}
+		w("---:|\n")
+		for _, f := range fractionRows {
+			w("| %s |", f.key)
+			for _, reg := range rep.Registries {
+				r, _ := find(reg.Results, f.workload)
+				if r.Fraction > 0 {
+					w(" %.0f %% |", r.Fraction*100)
+				} else {
+					w(" – |")
+				}
 			}
+			w(" ≥ 80 %% |\n")
 		}
 	}
 	if len(rep.Notes) > 0 {
@@ -185,6 +220,13 @@ func markdown(rep *report) string {
 		}
 	}
 	return sb.String()
+}
+
+// fractionRows are the figures compared with a machine limit.
+var fractionRows = []struct{ workload, key string }{
+	{"large push monolithic", "large push monolithic / min(sha256, disk)"},
+	{"large push chunked", "large push chunked / min(sha256, disk)"},
+	{"large pull", "large pull / loopback"},
 }
 
 func ratioCell(v float64, higherBetter bool) string {
@@ -199,7 +241,8 @@ func ratioCell(v float64, higherBetter bool) string {
 }
 
 func optionsLine(o map[string]any) string {
-	keys := []string{"large_size", "small_size", "small_count", "clients", "duration"}
+	keys := []string{"large_size", "small_size", "small_count", "clients", "duration", "repeat",
+		"concurrent_large", "image_clients", "image_layer_size", "tags", "repos", "mixed_count"}
 	var parts []string
 	for _, k := range keys {
 		if v, ok := o[k]; ok {

@@ -11,7 +11,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -216,6 +218,18 @@ type result struct {
 	// 0 when its process is unknown or nothing was moved.
 	CPUsPerGB float64 `json:"cpu_s_per_gb,omitempty"`
 	CPUs      float64 `json:"cpu_s,omitempty"`
+	// PeakRSSMB is the registry's largest resident set seen during the
+	// workload (sampled every 20 ms), in MB.
+	PeakRSSMB float64 `json:"peak_rss_mb,omitempty"`
+	// Samples are the rates of repeated runs (--repeat); the figures above
+	// are of the median one. LimitMBps is the median of the machine limit
+	// measured right before each; Fraction is the median rate over it.
+	Samples   []float64 `json:"samples_mb_per_s,omitempty"`
+	LimitMBps float64   `json:"limit_mb_per_s,omitempty"`
+	Fraction  float64   `json:"fraction_of_limit,omitempty"`
+	// moved counts every byte the workload moved, when that is more than
+	// Bytes (repeated samples, setup pushes): CPU s/GB divides by it.
+	moved int64
 }
 
 func summarize(name string, lat []time.Duration, bytes int64, d time.Duration) result {
@@ -329,69 +343,200 @@ func forDuration(ctx context.Context, d time.Duration, clients, maxOps int, job 
 
 // workloadData is the content every registry gets, made once.
 type workloadData struct {
-	large        []byte
-	largeDigest  string
-	large2Digest string // of large with its first byte flipped, for the chunked push
-	small        [][]byte
-	smallDigests []string
+	seed        uint64 // varies per run so that no registry has seen the content
+	large       []byte
+	largeDigest string
+	// variants of large for the concurrent push: large with its first 16
+	// bytes replaced by variantPrefix(i).
+	variantDigests []string
+	small          [][]byte
+	smallDigests   []string
+	mixed          [][]byte // 4 KiB .. 1 MiB
+	mixedDigests   []string
 }
 
-// runWorkloads runs every workload on one registry. cpu, when not nil,
-// returns the registry's CPU seconds so far.
-func runWorkloads(ctx context.Context, c *client, reg string, d *workloadData, o options, cpu func() (float64, bool), log func(string, ...any)) ([]result, error) {
-	var out []result
-	withCPU := func(name string, f func() (result, error)) error {
-		before, ok := 0.0, false
-		if cpu != nil {
-			before, ok = cpu()
+func variantPrefix(seed uint64, i int) []byte {
+	return []byte(fmt.Sprintf("%08x%08x", uint32(seed), i))[:16]
+}
+
+// variant reads large with the prefix of variant i.
+func (d *workloadData) variant(i int) io.Reader {
+	return io.MultiReader(bytes.NewReader(variantPrefix(d.seed, i)), bytes.NewReader(d.large[16:]))
+}
+
+func (d *workloadData) variantDigest(i int) string {
+	h := sha256.New()
+	io.Copy(h, d.variant(i))
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// prepareVariants computes the digests of n variants of large.
+func (d *workloadData) prepareVariants(n int) {
+	for i := range n {
+		d.variantDigests = append(d.variantDigests, d.variantDigest(i))
+	}
+}
+
+// mixedSizes cycles through 4 KiB, 8 KiB … 1 MiB.
+func mixedSize(i int) int { return 4 << 10 << (i % 9) }
+
+// step is one timed workload.
+type step struct {
+	name string
+	f    func(ctx context.Context) (result, error)
+}
+
+// limitFunc measures a machine limit in MB/s right before a sample.
+type limitFunc func() (float64, error)
+
+// sampled runs f o.repeat times, each right after limit() (when not nil),
+// and returns the sample with the median rate, every rate seen, and the
+// median rate over the median limit.
+func sampled(o options, limit limitFunc, f func() (result, error)) (result, error) {
+	type sample struct {
+		r     result
+		limit float64
+	}
+	var ss []sample
+	for range o.repeat {
+		var lim float64
+		if limit != nil {
+			var err error
+			if lim, err = limit(); err != nil {
+				return result{}, fmt.Errorf("machine limit: %w", err)
+			}
 		}
 		r, err := f()
 		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			return r, err
+		}
+		ss = append(ss, sample{r, lim})
+	}
+	var moved int64
+	for _, s := range ss {
+		moved += s.r.Bytes
+	}
+	sort.Slice(ss, func(i, j int) bool { return ss[i].r.MBps < ss[j].r.MBps })
+	out := ss[len(ss)/2].r
+	out.moved = moved
+	var lims []float64
+	for _, s := range ss {
+		out.Samples = append(out.Samples, s.r.MBps)
+		if s.limit > 0 {
+			lims = append(lims, s.limit)
+		}
+	}
+	if len(lims) > 0 {
+		sort.Float64s(lims)
+		out.LimitMBps = lims[len(lims)/2]
+		out.Fraction = out.MBps / out.LimitMBps
+	}
+	return out, nil
+}
+
+// runWorkloads runs every workload on one registry. pid, when not 0, is
+// the registry's process: its CPU time and resident memory are measured.
+func runWorkloads(ctx context.Context, c *client, reg string, d *workloadData, o options, pid int, log func(string, ...any)) ([]result, error) {
+	var out []result
+	run := func(s step) error {
+		var before float64
+		ok := false
+		var rss *rssSampler
+		if pid != 0 {
+			before, ok = cpuSeconds(pid)
+			rss = sampleRSS(pid, 20*time.Millisecond)
+		}
+		r, err := s.f(ctx)
+		if rss != nil {
+			r.PeakRSSMB = float64(rss.stop()) / 1e6
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
 		}
 		if ok {
-			if after, ok2 := cpu(); ok2 {
+			if after, ok2 := cpuSeconds(pid); ok2 {
 				r.CPUs = after - before
-				if r.Bytes > 0 {
-					r.CPUsPerGB = r.CPUs / (float64(r.Bytes) / 1e9)
+				if moved := max(r.moved, r.Bytes); moved > 0 {
+					r.CPUsPerGB = r.CPUs / (float64(moved) / 1e9)
 				}
 			}
 		}
-		log("  %-8s %-22s %s", reg, r.Workload, brief(r))
+		log("  %-12s %-26s %s", reg, r.Workload, brief(r))
 		out = append(out, r)
 		return nil
 	}
 	large := int64(len(d.large))
-	bigCtx := func() (context.Context, context.CancelFunc) {
+	bigCtx := func(ctx context.Context, n int64) (context.Context, context.CancelFunc) {
 		// At least 1 MB/s, never under 2 minutes.
-		return context.WithTimeout(ctx, 2*time.Minute+time.Duration(large/1e6)*time.Second)
+		return context.WithTimeout(ctx, 2*time.Minute+time.Duration(n/1e6)*time.Second)
 	}
+	pushLimit := func() (float64, error) {
+		disk, err := diskRate(o.scratch, d.large)
+		if err != nil {
+			return 0, err
+		}
+		return min(disk, sha256Rate(d.large, 1)), nil
+	}
+	pullLimit := func() (float64, error) { return loopbackRate(d.large) }
 	repoL := "bench/large"
-	steps := []struct {
-		name string
-		f    func() (result, error)
-	}{
-		{"large push monolithic", func() (result, error) {
-			cx, cancel := bigCtx()
-			defer cancel()
-			lat, err := timed(func() error { return c.pushMonolithic(cx, repoL, d.large, d.largeDigest) })
-			return summarize("large push monolithic", []time.Duration{lat}, large, lat), err
+	steps := []step{
+		{"large push monolithic", func(ctx context.Context) (result, error) {
+			i := 0
+			return sampled(o, pushLimit, func() (result, error) {
+				cx, cancel := bigCtx(ctx, large)
+				defer cancel()
+				i++
+				v := 100 + i // a new variant each time: never already stored
+				dg := d.variantDigest(v)
+				lat, err := timed(func() error {
+					return c.pushReader(cx, repoL, dg, large, func() io.Reader { return d.variant(v) })
+				})
+				return summarize("large push monolithic", []time.Duration{lat}, large, lat), err
+			})
 		}},
-		{"large push chunked", func() (result, error) {
-			cx, cancel := bigCtx()
-			defer cancel()
-			d.large[0] ^= 0xff
-			defer func() { d.large[0] ^= 0xff }()
-			lat, err := timed(func() error { return c.pushChunked(cx, repoL, d.large, d.large2Digest, 16<<20) })
-			return summarize("large push chunked", []time.Duration{lat}, large, lat), err
+		{"large push chunked", func(ctx context.Context) (result, error) {
+			i := 0
+			return sampled(o, pushLimit, func() (result, error) {
+				cx, cancel := bigCtx(ctx, large)
+				defer cancel()
+				i++
+				// Chunks are slices of large: a variant differs in its first
+				// byte only, restored afterwards.
+				d.large[0] ^= byte(i)
+				defer func() { d.large[0] ^= byte(i) }()
+				dg := digestOf(d.large)
+				lat, err := timed(func() error { return c.pushChunked(cx, repoL, d.large, dg, 16<<20) })
+				return summarize("large push chunked", []time.Duration{lat}, large, lat), err
+			})
 		}},
-		{"large pull", func() (result, error) {
-			cx, cancel := bigCtx()
+		{"large pull", func(ctx context.Context) (result, error) {
+			cx, cancel := bigCtx(ctx, large)
 			defer cancel()
-			lat, err := timed(func() error { return c.pull(cx, repoL, d.largeDigest, large) })
-			return summarize("large pull", []time.Duration{lat}, large, lat), err
+			if err := c.pushMonolithic(cx, repoL, d.large, d.largeDigest); err != nil {
+				return result{}, err
+			}
+			r, err := sampled(o, pullLimit, func() (result, error) {
+				lat, err := timed(func() error { return c.pull(cx, repoL, d.largeDigest, large) })
+				return summarize("large pull", []time.Duration{lat}, large, lat), err
+			})
+			r.moved += large // the push above
+			return r, err
 		}},
-		{"small push", func() (result, error) {
+	}
+	if o.concurrentLarge > 0 {
+		name := fmt.Sprintf("large push ×%d concurrent", o.concurrentLarge)
+		steps = append(steps, step{name, func(ctx context.Context) (result, error) {
+			n := int64(o.concurrentLarge)
+			cx, cancel := bigCtx(ctx, large*n)
+			defer cancel()
+			lat, el, err := parallel(cx, o.concurrentLarge, o.concurrentLarge, func(cx context.Context, i int) error {
+				return c.pushReader(cx, fmt.Sprintf("bench/large%d", i), d.variantDigests[i], large, func() io.Reader { return d.variant(i) })
+			})
+			return summarize(name, lat, large*int64(len(lat)), el), err
+		}})
+	}
+	steps = append(steps,
+		step{"small push", func(ctx context.Context) (result, error) {
 			cx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 			defer cancel()
 			lat, el, err := parallel(cx, len(d.small), o.clients, func(cx context.Context, i int) error {
@@ -399,7 +544,7 @@ func runWorkloads(ctx context.Context, c *client, reg string, d *workloadData, o
 			})
 			return summarize("small push", lat, int64(len(lat))*int64(o.smallSize), el), err
 		}},
-		{"small pull", func() (result, error) {
+		step{"small pull", func(ctx context.Context) (result, error) {
 			cx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 			defer cancel()
 			lat, el, err := parallel(cx, len(d.small), o.clients, func(cx context.Context, i int) error {
@@ -407,7 +552,33 @@ func runWorkloads(ctx context.Context, c *client, reg string, d *workloadData, o
 			})
 			return summarize("small pull", lat, int64(len(lat))*int64(o.smallSize), el), err
 		}},
-		{"manifest HEAD", func() (result, error) {
+		step{"mixed blobs push", func(ctx context.Context) (result, error) {
+			cx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+			defer cancel()
+			var moved atomic.Int64
+			lat, el, err := parallel(cx, len(d.mixed), o.clients, func(cx context.Context, i int) error {
+				err := c.pushMonolithic(cx, "bench/mixed", d.mixed[i], d.mixedDigests[i])
+				if err == nil {
+					moved.Add(int64(len(d.mixed[i])))
+				}
+				return err
+			})
+			return summarize("mixed blobs push", lat, moved.Load(), el), err
+		}},
+		step{"mixed blobs pull", func(ctx context.Context) (result, error) {
+			cx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+			defer cancel()
+			var moved atomic.Int64
+			lat, el, err := parallel(cx, len(d.mixed), o.clients, func(cx context.Context, i int) error {
+				err := c.pull(cx, "bench/mixed", d.mixedDigests[i], int64(len(d.mixed[i])))
+				if err == nil {
+					moved.Add(int64(len(d.mixed[i])))
+				}
+				return err
+			})
+			return summarize("mixed blobs pull", lat, moved.Load(), el), err
+		}},
+		step{"manifest HEAD", func(ctx context.Context) (result, error) {
 			cx, cancel := context.WithTimeout(ctx, time.Minute+o.duration)
 			defer cancel()
 			if err := c.pushManifest(cx, "bench/manifest", "v1", d.small[0]); err != nil {
@@ -418,9 +589,24 @@ func runWorkloads(ctx context.Context, c *client, reg string, d *workloadData, o
 			})
 			return summarize("manifest HEAD", lat, 0, el), err
 		}},
+	)
+	steps = append(steps, imageWorkloads(c, d, o)...)
+	if o.tags > 0 || o.repos > 0 {
+		for _, s := range listWorkloads(c, d, o) {
+			if (strings.HasPrefix(s.name, "tag list") && o.tags > 0) || (strings.HasPrefix(s.name, "catalog") && o.repos > 0) {
+				steps = append(steps, s)
+			}
+		}
 	}
+	steps = append(steps, mixedWorkload(c, d, o))
 	for _, s := range steps {
-		if err := withCPU(s.name, s.f); err != nil {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		if o.only != nil && !o.only.MatchString(s.name) {
+			continue
+		}
+		if err := run(s); err != nil {
 			return out, err
 		}
 	}

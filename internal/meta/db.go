@@ -46,6 +46,7 @@ const (
 type DB struct {
 	dialect string
 	r, w    *sql.DB
+	reads   *stmtCache // SQLite: prepared statements of r
 }
 
 // Open connects to the store named by dsn and applies pending migrations.
@@ -148,7 +149,7 @@ func openSQLite(ctx context.Context, dsn string) (*DB, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	return &DB{dialect: SQLite, r: r, w: w}, nil
+	return &DB{dialect: SQLite, r: r, w: w, reads: newStmtCache(r)}, nil
 }
 
 // sqlitePath splits a SQLite DSN into a file path and driver parameters.
@@ -174,7 +175,7 @@ func escapeSQLitePath(p string) string {
 
 // Close closes every pool.
 func (db *DB) Close() error {
-	err := db.w.Close()
+	err := errors.Join(db.reads.close(), db.w.Close())
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())
 	}

@@ -71,12 +71,27 @@ func (q *Q) execN(ctx context.Context, query string, args ...any) (int64, error)
 
 // query runs a read statement.
 func (q *Q) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := q.prepared(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
 	return q.r.QueryContext(ctx, q.rebind(query), args...)
 }
 
 // queryRow runs a read statement that returns at most one row.
 func (q *Q) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := q.prepared(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return q.r.QueryRowContext(ctx, q.rebind(query), args...)
+}
+
+// prepared returns the cached statement of a read outside a transaction
+// (stmtcache.go), or nil.
+func (q *Q) prepared(ctx context.Context, query string) *sql.Stmt {
+	if q.tx || q.r != q.db.r {
+		return nil
+	}
+	return q.db.reads.get(ctx, query)
 }
 
 // atomic runs fn in the current transaction, or in a new one when q is

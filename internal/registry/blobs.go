@@ -87,6 +87,21 @@ func (s *Service) BlobRedirect(ctx context.Context, d oci.Digest) (string, error
 	return u, nil
 }
 
+// ReadBlob returns a reader of length bytes from offset of a blob that
+// StatBlob has just found (the handler needs its size before it can read
+// a range; stating twice cost three queries per pull). A blob deleted in
+// between is unknown, as it would be a moment later.
+func (s *Service) ReadBlob(ctx context.Context, info BlobInfo, offset, length int64) (io.ReadCloser, error) {
+	rc, err := s.blobs.Open(ctx, info.Digest, offset, length)
+	if errs.Is(err, errs.NotFound) {
+		return nil, blobUnknown(info.Digest)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open blob %s: %w", info.Digest, err)
+	}
+	return rc, nil
+}
+
 // DeleteBlob removes blob digest from repository name. The bytes stay
 // until garbage collection finds nothing else uses them.
 func (s *Service) DeleteBlob(ctx context.Context, name, digest string) error {

@@ -99,14 +99,22 @@ func (s *Service) AppendUpload(ctx context.Context, name, id string, start int64
 		return UploadStatus{ID: id, Repo: name, Offset: u.Offset}, err
 	}
 	defer release()
-	u, err = s.appendLocked(ctx, u, start, r)
+	u, err = s.appendLocked(ctx, u, start, r, false)
 	return UploadStatus{ID: id, Repo: name, Offset: u.Offset}, err
 }
 
 // appendLocked writes r at the session's offset and advances it by what
 // was durably written, even when the body ends early, so the client can
 // resume from the offset it reads back.
-func (s *Service) appendLocked(ctx context.Context, u meta.Upload, start int64, r io.Reader) (meta.Upload, error) {
+//
+// final marks the chunk that completes the upload: when it arrives whole,
+// the new offset and hash state are only returned, not stored, since the
+// commit that follows deletes the row (one database write fewer per
+// blob). Should the commit fail, the row keeps the previous offset and
+// the next write there discards the bytes past it, so row and data still
+// agree. On a store shared by nodes the row is still advanced, so that
+// the offset stays the compare-and-swap that orders them.
+func (s *Service) appendLocked(ctx context.Context, u meta.Upload, start int64, r io.Reader, final bool) (meta.Upload, error) {
 	if start >= 0 && start != u.Offset {
 		return u, errs.New(errs.RangeInvalid, "BLOB_UPLOAD_INVALID",
 			"chunk starts at byte %d but the upload has %d bytes; send chunks in order", start, u.Offset)
@@ -141,6 +149,11 @@ func (s *Service) appendLocked(ctx context.Context, u meta.Upload, start int64, 
 		state, err := oci.HashState(h)
 		if err != nil {
 			return u, err
+		}
+		if final && werr == nil && !s.sharedStore() {
+			u.Offset += n
+			u.HashState = state
+			return u, nil
 		}
 		if err := s.db.Q().AdvanceUpload(ctx, u.ID, u.Offset, u.Offset+n, state); err != nil {
 			return u, fmt.Errorf("advance upload %s: %w", u.ID, err)
@@ -205,7 +218,7 @@ func (s *Service) CompleteUpload(ctx context.Context, name, id, digest string, s
 		return "", err
 	}
 	defer release() // after the commit, which deletes the session
-	if u, err = s.appendLocked(ctx, u, start, r); err != nil {
+	if u, err = s.appendLocked(ctx, u, start, r, true); err != nil {
 		return "", err
 	}
 	var got oci.Digest

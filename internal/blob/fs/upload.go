@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"sync/atomic"
 
 	"github.com/berth-registry/berth/internal/blob"
 	"github.com/berth-registry/berth/internal/errs"
@@ -58,7 +59,7 @@ func (s *Store) WriteUpload(ctx context.Context, id string, offset int64, r io.R
 	if _, err := f.Seek(offset, io.SeekStart); err != nil {
 		return 0, fmt.Errorf("write upload %s: %w", id, err)
 	}
-	n, copyErr := s.copy(ctx, f, r)
+	n, copyErr := s.copy(ctx, f, offset, r)
 	// Sync even after a failed copy: what was written is acknowledged by n.
 	if err := f.Sync(); err != nil {
 		return n, fmt.Errorf("write upload %s: %w", id, errors.Join(copyErr, err))
@@ -69,33 +70,82 @@ func (s *Store) WriteUpload(ctx context.Context, id string, offset int64, r io.R
 	return n, f.Close()
 }
 
-// copy copies r to w through a pooled buffer. It does not use io.Copy,
-// which would let *os.File fall back to a 32 KiB buffer. The context is
-// checked between reads so that a cancelled request stops soon.
-func (s *Store) copy(ctx context.Context, w io.Writer, r io.Reader) (int64, error) {
-	bp := s.bufs.Get().(*[]byte)
-	defer s.bufs.Put(bp)
-	buf := *bp
-	var n int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return n, err
-		}
-		nr, rerr := fill(r, buf)
-		if nr > 0 {
-			nw, werr := w.Write(buf[:nr])
-			n += int64(nw)
-			if werr != nil {
-				return n, werr
+// copy copies r to f from offset off in two stages: this goroutine reads
+// (and so runs whatever hashing r does) while a second one writes the
+// previous buffer (diskWriter, writer_linux.go: around the page cache
+// where it can). Receiving and hashing then overlap the disk, and the
+// fsync that follows waits for little more than the last buffer. It does
+// not use io.Copy, which would let *os.File fall back to a 32 KiB buffer.
+// The context is checked between reads so that a cancelled request stops
+// soon. It returns the bytes written, which may be fewer than were read
+// when writing fails.
+func (s *Store) copy(ctx context.Context, f *os.File, off int64, r io.Reader) (int64, error) {
+	// pipeDepth buffers per copy: one being filled, the others queued or
+	// being written. Memory stays at pipeDepth × copyBufSize per upload.
+	const pipeDepth = 3
+	type chunk struct {
+		bp *[]byte
+		n  int
+	}
+	free := make(chan *[]byte, pipeDepth)
+	full := make(chan chunk, pipeDepth)
+	for range pipeDepth {
+		free <- s.bufs.Get().(*[]byte)
+	}
+	type outcome struct {
+		n   int64
+		err error
+	}
+	done := make(chan outcome, 1)
+	var failed atomic.Bool
+	go func() {
+		var o outcome
+		dw := newDiskWriter(f, off)
+		for c := range full {
+			if o.err == nil {
+				nw, err := dw.write((*c.bp)[:c.n])
+				o.n += int64(nw)
+				o.err = err
+				failed.Store(err != nil)
 			}
+			free <- c.bp
 		}
-		switch {
-		case rerr == io.EOF:
-			return n, nil
-		case rerr != nil:
-			return n, rerr
+		if err := dw.close(); o.err == nil {
+			o.err = err
+		}
+		done <- o
+	}()
+	var rerr error
+	for {
+		if rerr = ctx.Err(); rerr != nil {
+			break
+		}
+		bp := <-free
+		nr, err := fill(r, *bp)
+		if nr > 0 {
+			full <- chunk{bp, nr}
+		} else {
+			free <- bp
+		}
+		if err != nil {
+			if err != io.EOF {
+				rerr = err
+			}
+			break
+		}
+		if failed.Load() {
+			break // the writer's error is reported below
 		}
 	}
+	close(full)
+	o := <-done
+	for range pipeDepth {
+		s.bufs.Put(<-free)
+	}
+	if o.err != nil {
+		return o.n, o.err
+	}
+	return o.n, rerr
 }
 
 // fill reads into buf until it is full or r fails. Unlike io.ReadFull it

@@ -59,7 +59,7 @@ func (h *Handler) getBlob(w http.ResponseWriter, r *http.Request, rt route) {
 		w.WriteHeader(http.StatusTemporaryRedirect)
 		return
 	}
-	_, rc, err := h.svc.OpenBlob(r.Context(), rt.name, rt.arg, offset, length)
+	rc, err := h.svc.ReadBlob(r.Context(), info, offset, length)
 	if err != nil {
 		hd.Del("Content-Length")
 		hd.Del("Content-Range")
