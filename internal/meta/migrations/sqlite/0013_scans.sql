@@ -6,3 +6,7 @@
 ALTER TABLE scan_all_runs ADD COLUMN enqueued INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE scan_all_runs ADD COLUMN enqueue_holder TEXT NOT NULL DEFAULT '';
 ALTER TABLE scan_all_runs ADD COLUMN enqueue_until INTEGER NOT NULL DEFAULT 0;
+
+-- GC removes the scan reports of digests no repository holds
+-- (DeleteOrphanScanReports), which looks manifests up by digest alone.
+CREATE INDEX manifests_digest ON manifests (digest);

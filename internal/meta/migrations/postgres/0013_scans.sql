@@ -6,3 +6,7 @@
 ALTER TABLE scan_all_runs ADD COLUMN enqueued BOOLEAN NOT NULL DEFAULT TRUE;
 ALTER TABLE scan_all_runs ADD COLUMN enqueue_holder TEXT NOT NULL DEFAULT '';
 ALTER TABLE scan_all_runs ADD COLUMN enqueue_until TIMESTAMPTZ NOT NULL DEFAULT '1970-01-01 00:00:00+00';
+
+-- GC removes the scan reports of digests no repository holds
+-- (DeleteOrphanScanReports), which looks manifests up by digest alone.
+CREATE INDEX manifests_digest ON manifests (digest);
