@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"time"
 
@@ -135,16 +136,23 @@ func (s *Service) walkRun(ctx context.Context, run meta.ScanAllRun, holder strin
 		if err != nil {
 			return total, true, err
 		}
+		// The claim is renewed before each page of artifacts, so that a
+		// large repository does not outlast it.
+		keep := func() (bool, error) {
+			return s.db.Q().ExtendScanAllWalk(ctx, run.ID, holder, time.Now().Add(s.lease))
+		}
 		for _, name := range names {
-			n, err := s.scanRepo(ctx, run.ID, name, jt)
+			n, err := s.scanRepo(ctx, run.ID, name, jt, keep)
 			total += n
+			if errors.Is(err, errWalkLost) {
+				return total, false, nil
+			}
 			if err != nil {
 				s.log.Warn("scan all: repository", "repository", name, "err", err)
 			}
-			ok, err := s.db.Q().ExtendScanAllWalk(ctx, run.ID, holder, time.Now().Add(s.lease))
-			if err != nil || !ok {
-				return total, ok, err
-			}
+		}
+		if ok, err := keep(); err != nil || !ok {
+			return total, ok, err
 		}
 		if len(names) < 100 {
 			break
@@ -154,13 +162,21 @@ func (s *Service) walkRun(ctx context.Context, run meta.ScanAllRun, holder strin
 	return total, true, nil
 }
 
-func (s *Service) scanRepo(ctx context.Context, runID int64, name, trigger string) (int, error) {
+// errWalkLost stops a walk whose claim another node took over.
+var errWalkLost = errors.New("scan-all walk taken over by another node")
+
+func (s *Service) scanRepo(ctx context.Context, runID int64, name, trigger string, keep func() (bool, error)) (int, error) {
 	pr, err := s.project(ctx, name)
 	if err != nil {
 		return 0, err
 	}
 	total := 0
 	for page := 1; page <= 100_000; page++ {
+		if ok, err := keep(); err != nil {
+			return total, err
+		} else if !ok {
+			return total, errWalkLost
+		}
 		arts, _, err := s.reg.ListArtifacts(ctx, name, meta.ListOptions{Page: page, PageSize: 100}, registry.ArtifactOptions{})
 		if err != nil {
 			return total, err
