@@ -226,6 +226,7 @@ type providers struct {
 	mu       sync.RWMutex
 	password map[string]PasswordProvider // by auth mode
 	checkers map[string]IdentityChecker  // by identity source
+	groups   GroupResolver               // LDAP group DNs, in ldap_auth
 }
 
 // SetPasswordProvider makes pp check passwords in auth mode mode.

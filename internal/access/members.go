@@ -135,11 +135,17 @@ func (s *Service) addGroupMember(ctx context.Context, p Principal, source string
 		}
 	} else {
 		want := meta.UserGroup{Name: spec.GroupName, Type: spec.GroupType, LDAPDN: spec.GroupDN}
-		if want.Type == meta.GroupLDAP && want.Name == "" {
+		named := want.Name != ""
+		if want.Type == meta.GroupLDAP && !named {
 			want.Name = want.LDAPDN
 		}
 		if err := s.checkGroupSpec(ctx, want); err != nil {
 			return meta.Member{}, err
+		}
+		if want.Type == meta.GroupLDAP {
+			if want, err = s.resolveLDAPGroup(ctx, want, named); err != nil {
+				return meta.Member{}, err
+			}
 		}
 		g, err = q.EnsureUserGroup(ctx, want)
 	}

@@ -48,6 +48,9 @@ func (s *Service) checkGroupSpec(ctx context.Context, g meta.UserGroup) error {
 		if err := checkText("ldap_group_dn", g.LDAPDN); err != nil || len(g.LDAPDN) > 1024 {
 			return errs.New(errs.Invalid, "", "ldap_group_dn must be UTF-8 text of at most 1024 bytes")
 		}
+		if err := checkLDAPDN(g.LDAPDN); err != nil {
+			return err
+		}
 	} else if g.LDAPDN != "" {
 		return errs.New(errs.Invalid, "", "only LDAP groups (group_type 1) have an ldap_group_dn")
 	}
@@ -126,11 +129,21 @@ func (s *Service) CreateUserGroup(ctx context.Context, p Principal, source strin
 	if !s.CanSystem(p, "user-group", ActCreate) {
 		return meta.UserGroup{}, forbidden(p, "create user groups")
 	}
-	if g.Type == meta.GroupLDAP && g.Name == "" {
+	named := g.Name != ""
+	if g.Type == meta.GroupLDAP && !named {
 		g.Name = g.LDAPDN
 	}
 	if err := s.checkGroupSpec(ctx, g); err != nil {
 		return meta.UserGroup{}, err
+	}
+	if g.Type == meta.GroupLDAP {
+		// Harbor answers 400 when the DN is not in the directory.
+		var err error
+		if g, err = s.resolveLDAPGroup(ctx, g, named); errs.Is(err, errs.NotFound) {
+			return meta.UserGroup{}, errs.New(errs.Invalid, "", "%s", errMessage(err))
+		} else if err != nil {
+			return meta.UserGroup{}, err
+		}
 	}
 	g, err := s.db.Q().CreateUserGroup(ctx, g)
 	if errs.Is(err, errs.Conflict) {

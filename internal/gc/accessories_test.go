@@ -10,9 +10,10 @@ import (
 
 // TestTagSchemeAccessories: a cosign signature linked only by its
 // sha256-<hex>.sig tag stays with its subject, even with delete_untagged,
-// and goes once the subject is gone (deleted, or collected as untagged in
-// the same run); an image someone tagged like that while its subject
-// lives is left alone, and so is a normally tagged manifest.
+// and goes once the subject is collected as untagged in the same run; an
+// image someone tagged like that while its subject lives is left alone,
+// and so is a normally tagged manifest. (Deleting the subject takes real
+// accessories at once: internal/http/oci's TestDeleteTakesTagSchemeAccessories.)
 func TestTagSchemeAccessories(t *testing.T) {
 	backends(t, func(t *testing.T, e *env) {
 		schemeTag := func(d oci.Digest, sfx string) string { return strings.Replace(string(d), ":", "-", 1) + "." + sfx }
@@ -38,10 +39,17 @@ func TestTagSchemeAccessories(t *testing.T) {
 		if !e.hasManifest("p/c", sig) || !e.hasManifest("p/c", att) {
 			t.Fatal("accessories of a tagged image went")
 		}
+		// These "accessories" are images: deleting their subject by digest
+		// (which takes real tag-scheme accessories at once) only takes
+		// their tags, so they stay, untagged, until delete_untagged.
 		e.deleteManifest("p/c", img)
 		r = e.run(gc.Params{})
+		if r.ManifestsDeleted != 0 || !e.hasManifest("p/c", sig) || !e.hasManifest("p/c", att) {
+			t.Fatalf("deleted %d manifests, want the images tagged like accessories kept\n%s", r.ManifestsDeleted, r.Log)
+		}
+		r = e.run(gc.Params{DeleteUntagged: true})
 		if r.ManifestsDeleted != 2 || e.hasManifest("p/c", sig) || e.hasManifest("p/c", att) {
-			t.Fatalf("deleted %d manifests, want both orphaned accessories\n%s", r.ManifestsDeleted, r.Log)
+			t.Fatalf("deleted %d manifests, want both now untagged images\n%s", r.ManifestsDeleted, r.Log)
 		}
 		e.checkInvariant1()
 	})

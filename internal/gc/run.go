@@ -261,6 +261,15 @@ func (c *Collector) execute(r *runState) {
 	c.logf(r, "INFO", "%s: delete_untagged=%t time_window=%s workers=%d; keeping what was used after %s",
 		mode, r.p.DeleteUntagged, r.p.TimeWindow, r.p.Workers, r.cutoff.UTC().Format(time.RFC3339))
 	err := c.collect(r)
+	if err == nil && !r.p.DryRun {
+		// Scan reports are kept by digest; those of artifacts deleted
+		// (or whose project was) go with the unreferenced bytes.
+		if n, rerr := c.db.Q().DeleteOrphanScanReports(r.ctx); rerr != nil {
+			c.logf(r, "WARNING", "scan reports of deleted artifacts: %v; the next run retries", rerr)
+		} else if n > 0 {
+			c.logf(r, "INFO", "removed %d scan reports of deleted artifacts", n)
+		}
+	}
 
 	close(hbDone)
 	hb.Wait()

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/berth-registry/berth/internal/errs"
+	"github.com/berth-registry/berth/internal/ldapdn"
 	"github.com/go-ldap/ldap/v3"
 )
 
@@ -126,29 +127,9 @@ func (c *Client) SearchGroups(ctx context.Context, name, dn string) ([]Group, er
 	return c.findGroups(lc, c.cfg.GroupBaseDN, c.cfg.scope(c.cfg.GroupScope), filter)
 }
 
-// normDN is a DN's comparable form: parsed and lower-cased, so that
+// normDN is a DN's comparable form (ldapdn.Key), so that
 // "CN=Admins, ou=Groups" equals "cn=admins,ou=groups".
-func normDN(s string) string {
-	d, err := ldap.ParseDN(s)
-	if err != nil {
-		return strings.ToLower(s)
-	}
-	var b strings.Builder
-	for i, rdn := range d.RDNs {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		for j, a := range rdn.Attributes {
-			if j > 0 {
-				b.WriteByte('+')
-			}
-			b.WriteString(strings.ToLower(a.Type))
-			b.WriteByte('=')
-			b.WriteString(ldap.EscapeDN(strings.ToLower(a.Value)))
-		}
-	}
-	return b.String()
-}
+func normDN(s string) string { return ldapdn.Key(s) }
 
 // NormalizeDN is the comparable form of a DN (for matching stored group
 // DNs with the directory's spelling).

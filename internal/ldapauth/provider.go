@@ -58,6 +58,7 @@ func NewProvider(acc *access.Service, opts ...ProviderOption) *Provider {
 		o(p)
 	}
 	acc.SetPasswordProvider(access.AuthLDAP, p)
+	acc.SetGroupResolver(p)
 	return p
 }
 
@@ -352,4 +353,24 @@ func (p *Provider) SearchGroups(ctx context.Context, pr access.Principal, name, 
 	return out, nil
 }
 
-var _ access.PasswordProvider = (*Provider)(nil)
+// ResolveLDAPGroup finds the group dn (any spelling) under the group base
+// DN, for access to check a DN an administrator typed.
+func (p *Provider) ResolveLDAPGroup(ctx context.Context, dn string) (meta.UserGroup, error) {
+	cl, _, err := p.adminClient(ctx)
+	if err != nil {
+		return meta.UserGroup{}, err
+	}
+	gs, err := cl.SearchGroups(ctx, "", dn)
+	if err != nil {
+		return meta.UserGroup{}, err
+	}
+	if len(gs) == 0 {
+		return meta.UserGroup{}, errs.New(errs.NotFound, "", "LDAP group %s not found", clip(dn))
+	}
+	return meta.UserGroup{Type: meta.GroupLDAP, Name: gs[0].Name, LDAPDN: gs[0].DN}, nil
+}
+
+var (
+	_ access.PasswordProvider = (*Provider)(nil)
+	_ access.GroupResolver    = (*Provider)(nil)
+)

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/berth-registry/berth/internal/errs"
+	"github.com/berth-registry/berth/internal/ldapdn"
 )
 
 // User groups and who belongs to them. A user's groups are replaced as a
@@ -28,7 +28,7 @@ var groupsListing = &listing{
 	fields: map[string]field{
 		"group_name":    {col: "group_name"},
 		"group_type":    {col: "group_type", kind: intField},
-		"ldap_group_dn": {col: "ldap_group_dn", folded: "dn_key"},
+		"ldap_group_dn": {col: "ldap_group_dn", folded: "dn_key", fold: ldapdn.Key},
 	},
 	sorts: map[string]string{
 		"group_name":    "group_name",
@@ -40,13 +40,14 @@ var groupsListing = &listing{
 	id:    "id",
 }
 
-// dnKey is the unique form of an LDAP DN: lower-cased, since DNs compare
-// case-insensitively. Callers normalise spacing (ldap.ParseDN) first.
+// dnKey is the unique form of an LDAP DN (ldapdn.Key: parsed, lower-cased,
+// one spelling), so that the directory's "cn=devs,ou=x" and an
+// administrator's "CN=Devs, ou=x" are one group.
 func dnKey(g UserGroup) any {
 	if g.Type != GroupLDAP {
 		return nil
 	}
-	return strings.ToLower(g.LDAPDN)
+	return ldapdn.Key(g.LDAPDN)
 }
 
 func checkGroup(g UserGroup) error {
@@ -153,9 +154,10 @@ func (q *Q) GetUserGroupByName(ctx context.Context, typ int, name string) (UserG
 	return g, err
 }
 
-// GetUserGroupByDN returns the LDAP group with dn, in any letter case.
+// GetUserGroupByDN returns the LDAP group with dn, in any letter case
+// and spelling of the same DN.
 func (q *Q) GetUserGroupByDN(ctx context.Context, dn string) (UserGroup, error) {
-	g, err := q.getGroupWhere(ctx, q.r, `group_type = 1 AND dn_key = ?`, []any{strings.ToLower(dn)})
+	g, err := q.getGroupWhere(ctx, q.r, `group_type = 1 AND dn_key = ?`, []any{ldapdn.Key(dn)})
 	if errs.Is(err, errs.NotFound) {
 		return UserGroup{}, errs.New(errs.NotFound, "", "LDAP group %s not found", dn)
 	}

@@ -38,6 +38,15 @@ func TestUserGroups(t *testing.T) {
 		wantKind(t, err, errs.Conflict)
 		must1[UserGroup](t)(q.CreateUserGroup(ctx, UserGroup{Name: "dev", Type: GroupLDAP, LDAPDN: "cn=dev,ou=other,dc=example,dc=org"}))
 		diff(t, "GetUserGroupByDN", ldap, must1[UserGroup](t)(q.GetUserGroupByDN(ctx, "CN=DEV,OU=groups,DC=example,DC=org")))
+		// … and in any spelling of the same DN (spaces, escapes).
+		diff(t, "GetUserGroupByDN, spaced", ldap, must1[UserGroup](t)(q.GetUserGroupByDN(ctx, "CN=DEV, OU=groups , DC=example,DC=org")))
+		_, err = q.CreateUserGroup(ctx, UserGroup{Name: "other", Type: GroupLDAP, LDAPDN: `cn=\64ev, ou=groups, dc=example, dc=org`})
+		wantKind(t, err, errs.Conflict)
+		diff(t, "EnsureUserGroup, spaced", ldap, must1[UserGroup](t)(q.EnsureUserGroup(ctx, UserGroup{Name: "x", Type: GroupLDAP, LDAPDN: "cn=dev, ou=groups, dc=example, dc=org"})))
+		byDN, _, err := q.ListUserGroups(ctx, ListOptions{Query: []Cond{{Key: "ldap_group_dn", Op: "=", Values: []string{"cn=Dev, ou=Groups, dc=example, dc=org"}}}})
+		if err != nil || len(byDN) != 1 || byDN[0].ID != ldap.ID {
+			t.Errorf("ListUserGroups by a spaced DN = %+v, want the dev group", byDN)
+		}
 
 		for _, bad := range []UserGroup{
 			{Name: "x", Type: 4}, {Name: "", Type: GroupOIDC}, {Name: "x", Type: GroupLDAP},

@@ -43,6 +43,9 @@ type field struct {
 	// match is case-insensitive for any script and on every dialect.
 	// Without it "=" is exact and "~" folds ASCII letters only.
 	folded string
+	// fold, when set, is how the folded column was computed; "=" and
+	// "in" values go through it instead of strings.ToLower.
+	fold func(string) string
 }
 
 // listing is one listing's whitelist. Its tables are fixed at compile time.
@@ -256,6 +259,9 @@ func (q *Q) queryValue(f field, key, s string) (any, error) {
 				key, s, queryTimeLayout)
 		}
 		return q.ts(t), nil
+	}
+	if f.fold != nil {
+		return f.fold(s), nil
 	}
 	if f.folded != "" {
 		return strings.ToLower(s), nil

@@ -111,6 +111,11 @@ func (db *DB) migrate(ctx context.Context) error {
 			if _, err := q.w.ExecContext(ctx, m.sql); err != nil {
 				return fmt.Errorf("apply migration %s/%s: %w", db.dialect, m.name, err)
 			}
+			if fix := dataMigrations[m.version]; fix != nil {
+				if err := fix(ctx, q); err != nil {
+					return fmt.Errorf("apply migration %s/%s: %w", db.dialect, m.name, err)
+				}
+			}
 			if _, err := q.exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
 				m.version, m.name, now().UnixNano()); err != nil {
 				return fmt.Errorf("record migration %s: %w", m.name, err)

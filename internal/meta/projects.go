@@ -143,18 +143,27 @@ func (q *Q) UpdateProject(ctx context.Context, p Project) error {
 	return nil
 }
 
-// DeleteProject deletes the project and, by cascade, its members and
-// project robots. It does not look at repositories: refusing to delete a
+// DeleteProject deletes the project and, by cascade, its members,
+// project robots, scanner choice and trust keys, and its CVE allowlist.
+// Scan reports are by digest: GC removes those of digests no repository
+// holds (DeleteOrphanScanReports). It does not look at repositories: refusing to delete a
 // project that still has some (CountReposInProject) is the caller's rule.
 func (q *Q) DeleteProject(ctx context.Context, id int64) error {
-	n, err := q.execN(ctx, `DELETE FROM projects WHERE id = ?`, id)
-	if err != nil {
-		return fmt.Errorf("delete project %d: %w", id, err)
-	}
-	if n == 0 {
-		return errs.New(errs.NotFound, "", "project %d not found", id)
-	}
-	return nil
+	return q.atomic(ctx, func(q *Q) error {
+		n, err := q.execN(ctx, `DELETE FROM projects WHERE id = ?`, id)
+		if err != nil {
+			return fmt.Errorf("delete project %d: %w", id, err)
+		}
+		if n == 0 {
+			return errs.New(errs.NotFound, "", "project %d not found", id)
+		}
+		// Foreign keys take members, robots, the scanner choice and trust
+		// keys; the CVE allowlist has none (project 0 is the system's).
+		if _, err := q.exec(ctx, `DELETE FROM cve_allowlists WHERE project_id = ?`, id); err != nil {
+			return fmt.Errorf("delete the CVE allowlist of project %d: %w", id, err)
+		}
+		return nil
+	})
 }
 
 // ListProjects returns a page of the projects f lets the caller see that

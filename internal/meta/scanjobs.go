@@ -270,19 +270,88 @@ type ScanAllRun struct {
 	ID        int64
 	Trigger   string // Manual or Schedule
 	Total     int
+	Enqueued  bool // every scan of the run is queued (the walk is over)
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
 
-// CreateScanAllRun records a scan-all request.
+const scanAllCols = `id, scan_trigger, total, enqueued, created_at, updated_at`
+
+func scanScanAllRun(row interface{ Scan(...any) error }) (ScanAllRun, error) {
+	var r ScanAllRun
+	err := row.Scan(&r.ID, &r.Trigger, &r.Total, &r.Enqueued, timeCol{&r.CreatedAt}, timeCol{&r.UpdatedAt})
+	return r, err
+}
+
+// CreateScanAllRun records a scan-all request whose scans are still to be
+// queued (ClaimScanAllWalk).
 func (q *Q) CreateScanAllRun(ctx context.Context, trigger string) (ScanAllRun, error) {
 	t := now()
-	id, _, err := q.insertID(ctx, `INSERT INTO scan_all_runs (scan_trigger, total, created_at, updated_at)
-		VALUES (?, 0, ?, ?) RETURNING id`, trigger, q.ts(t), q.ts(t))
+	id, _, err := q.insertID(ctx, `INSERT INTO scan_all_runs (scan_trigger, total, enqueued, created_at, updated_at)
+		VALUES (?, 0, ?, ?, ?) RETURNING id`, trigger, false, q.ts(t), q.ts(t))
 	if err != nil {
 		return ScanAllRun{}, fmt.Errorf("create scan-all run: %w", err)
 	}
 	return ScanAllRun{ID: id, Trigger: trigger, CreatedAt: t, UpdatedAt: t}, nil
+}
+
+// ClaimScanAllWalk gives holder, until until, the walk of the oldest run
+// whose scans are not all queued and that nobody else walks (or whose
+// walker's claim ran out at now). ok is false when there is none. One
+// conditional UPDATE, re-checked on the row it locks, so of two nodes
+// racing for a run exactly one gets it.
+func (q *Q) ClaimScanAllWalk(ctx context.Context, holder string, now, until time.Time) (ScanAllRun, bool, error) {
+	if holder == "" {
+		return ScanAllRun{}, false, errs.Invalidf("scan-all walker is empty")
+	}
+	for range 10 { // another node may win each candidate; bounded
+		var id int64
+		err := q.queryRow(ctx, `SELECT id FROM scan_all_runs WHERE enqueued = ? AND (enqueue_holder = '' OR enqueue_until < ?)
+			ORDER BY id LIMIT 1`, false, q.ts(now)).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ScanAllRun{}, false, nil
+		}
+		if err != nil {
+			return ScanAllRun{}, false, fmt.Errorf("find scan-all run to walk: %w", err)
+		}
+		n, err := q.execN(ctx, `UPDATE scan_all_runs SET enqueue_holder = ?, enqueue_until = ?
+			WHERE id = ? AND enqueued = ? AND (enqueue_holder = '' OR enqueue_until < ?)`,
+			holder, q.ts(until), id, false, q.ts(now))
+		if err != nil {
+			return ScanAllRun{}, false, fmt.Errorf("claim scan-all run %d: %w", id, err)
+		}
+		if n == 0 {
+			continue
+		}
+		r, err := scanScanAllRun(q.queryRow(ctx, `SELECT `+scanAllCols+` FROM scan_all_runs WHERE id = ?`, id))
+		if err != nil {
+			return ScanAllRun{}, false, fmt.Errorf("read scan-all run %d: %w", id, err)
+		}
+		return r, true, nil
+	}
+	return ScanAllRun{}, false, nil
+}
+
+// ExtendScanAllWalk keeps holder's claim on run id until until; false
+// when holder no longer has it (it ran out and another node took over).
+func (q *Q) ExtendScanAllWalk(ctx context.Context, id int64, holder string, until time.Time) (bool, error) {
+	n, err := q.execN(ctx, `UPDATE scan_all_runs SET enqueue_until = ? WHERE id = ? AND enqueue_holder = ? AND enqueued = ?`,
+		q.ts(until), id, holder, false)
+	if err != nil {
+		return false, fmt.Errorf("extend scan-all walk %d: %w", id, err)
+	}
+	return n > 0, nil
+}
+
+// FinishScanAllWalk marks run id's scans all queued (total of them), if
+// holder still walks it.
+func (q *Q) FinishScanAllWalk(ctx context.Context, id int64, holder string, total int) (bool, error) {
+	n, err := q.execN(ctx, `UPDATE scan_all_runs SET enqueued = ?, enqueue_holder = '', total = total + ?, updated_at = ?
+		WHERE id = ? AND enqueue_holder = ? AND enqueued = ?`, true, total, q.ts(now()), id, holder, false)
+	if err != nil {
+		return false, fmt.Errorf("finish scan-all walk %d: %w", id, err)
+	}
+	return n > 0, nil
 }
 
 // SetScanAllTotal records how many scans run id queued.
@@ -294,15 +363,13 @@ func (q *Q) SetScanAllTotal(ctx context.Context, id int64, total int) error {
 // LatestScanAllRun returns the newest scan-all run with trigger (any when
 // ""); NotFound when there is none.
 func (q *Q) LatestScanAllRun(ctx context.Context, trigger string) (ScanAllRun, error) {
-	query := `SELECT id, scan_trigger, total, created_at, updated_at FROM scan_all_runs`
+	query := `SELECT ` + scanAllCols + ` FROM scan_all_runs`
 	var args []any
 	if trigger != "" {
 		query += ` WHERE scan_trigger = ?`
 		args = append(args, trigger)
 	}
-	var r ScanAllRun
-	err := q.queryRow(ctx, query+` ORDER BY id DESC LIMIT 1`, args...).Scan(&r.ID, &r.Trigger, &r.Total,
-		timeCol{&r.CreatedAt}, timeCol{&r.UpdatedAt})
+	r, err := scanScanAllRun(q.queryRow(ctx, query+` ORDER BY id DESC LIMIT 1`, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return ScanAllRun{}, errs.New(errs.NotFound, "NOT_FOUND", "no scan-all run yet")
 	}
@@ -326,6 +393,12 @@ func (q *Q) StopScanAllJobs(ctx context.Context, id int64) (int64, error) {
 		m, err := q.execN(ctx, `UPDATE scan_jobs SET stop_requested = ?, updated_at = ? WHERE scan_all_id = ? AND status = ?`,
 			true, t, id, ScanRunning)
 		total = n + m
+		if err != nil {
+			return err
+		}
+		// A walk still queueing the run's scans ends (its next extension
+		// fails); its queued scans were stopped above.
+		_, err = q.exec(ctx, `UPDATE scan_all_runs SET enqueued = ?, enqueue_holder = '' WHERE id = ?`, true, id)
 		return err
 	})
 	if err != nil {

@@ -145,3 +145,17 @@ func (q *Q) UpdateScanReport(ctx context.Context, r ScanReport) error {
 	}
 	return nil
 }
+
+// DeleteOrphanScanReports removes the reports of artifacts no repository
+// holds any more (deleted, or in a deleted project), except those a scan
+// still queued or running will write; it returns how many went. GC runs
+// it, so reports do not outlive their artifacts for long.
+func (q *Q) DeleteOrphanScanReports(ctx context.Context) (int64, error) {
+	n, err := q.execN(ctx, `DELETE FROM scan_reports WHERE NOT EXISTS (SELECT 1 FROM manifests m WHERE m.digest = scan_reports.digest)
+		AND NOT EXISTS (SELECT 1 FROM scan_jobs j WHERE j.report_uuid = scan_reports.uuid AND j.status IN (?, ?))`,
+		ScanQueued, ScanRunning)
+	if err != nil {
+		return 0, fmt.Errorf("delete scan reports of deleted artifacts: %w", err)
+	}
+	return n, nil
+}

@@ -87,34 +87,8 @@ func deleteDeep(ctx context.Context, q *meta.Q, repoID int64, d oci.Digest, res 
 			return err
 		}
 	}
-	// Accessories linked by cosign's tag scheme (signatures.go) go too;
-	// such a tag on anything else (an image) only loses the tag.
-	names, tagged, err := schemeAccessoryTags(ctx, q, repoID, d)
-	if err != nil {
+	if err := deleteSchemeAccessories(ctx, q, repoID, d, res, seen); err != nil {
 		return err
-	}
-	for _, n := range names {
-		a := tagged[n]
-		ok, err := isSchemeAccessory(ctx, q, repoID, n, a)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			if err := q.DeleteTag(ctx, repoID, n); err != nil {
-				return err
-			}
-			continue
-		}
-		ps, err := q.ManifestParents(ctx, repoID, a)
-		if err != nil {
-			return err
-		}
-		if len(ps) > 0 || a == d {
-			continue
-		}
-		if err := deleteDeep(ctx, q, repoID, a, res, seen); err != nil {
-			return err
-		}
 	}
 	children, err := q.ChildrenOf(ctx, repoID, []oci.Digest{d})
 	if err != nil {
@@ -146,6 +120,41 @@ func deleteDeep(ctx context.Context, q *meta.Q, repoID int64, d oci.Digest, res 
 			continue
 		}
 		if err := deleteDeep(ctx, q, repoID, c, res, seen); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteSchemeAccessories deletes the accessories linked to d by cosign's
+// tag scheme (sha256-<hex>.sig/.att/.sbom, signatures.go), with theirs;
+// such a tag on anything else (an image) only loses the tag. An accessory
+// an index lists stays with that index.
+func deleteSchemeAccessories(ctx context.Context, q *meta.Q, repoID int64, d oci.Digest, res *DeletedArtifact, seen map[oci.Digest]bool) error {
+	names, tagged, err := schemeAccessoryTags(ctx, q, repoID, d)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		a := tagged[n]
+		ok, err := isSchemeAccessory(ctx, q, repoID, n, a)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if err := q.DeleteTag(ctx, repoID, n); err != nil {
+				return err
+			}
+			continue
+		}
+		ps, err := q.ManifestParents(ctx, repoID, a)
+		if err != nil {
+			return err
+		}
+		if len(ps) > 0 || a == d {
+			continue
+		}
+		if err := deleteDeep(ctx, q, repoID, a, res, seen); err != nil {
 			return err
 		}
 	}

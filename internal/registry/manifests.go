@@ -215,7 +215,8 @@ func (s *Service) GetManifest(ctx context.Context, name, ref string) (meta.Manif
 }
 
 // DeleteManifest deletes a tag, or a manifest by digest together with
-// every tag that points at it. The bytes it referenced stay until GC.
+// every tag that points at it and its tag-scheme accessories. The bytes
+// they referenced stay until GC.
 func (s *Service) DeleteManifest(ctx context.Context, name, ref string) error {
 	r, err := parseRef(ref)
 	if err != nil {
@@ -241,6 +242,16 @@ func (s *Service) DeleteManifest(ctx context.Context, name, ref string) error {
 		if len(parents) > 0 {
 			return errs.New(errs.Conflict, "DENIED",
 				"manifest %s is listed by index %s; delete the index first", r.Digest, parents[0])
+		}
+		// Its tag-scheme accessories go with it, as with the API's delete,
+		// rather than linger until GC finds them orphaned. Referrers by
+		// subject stay: the OCI API deletes only what was named.
+		if _, err := q.GetManifest(ctx, repo.ID, r.Digest); err != nil {
+			return err
+		}
+		res := DeletedArtifact{Digest: r.Digest}
+		if err := deleteSchemeAccessories(ctx, q, repo.ID, r.Digest, &res, map[oci.Digest]bool{r.Digest: true}); err != nil {
+			return err
 		}
 		return q.DeleteManifest(ctx, repo.ID, r.Digest)
 	})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"time"
 
@@ -60,45 +61,122 @@ func (s *Service) ScanAllNow(ctx context.Context, p access.Principal) (meta.Scan
 	return s.scanAll(ctx, "Manual")
 }
 
+// scanAll records a scan-all run and leaves queueing its scans to the
+// background walk (WalkScanAll), so that the request answers at once
+// however many artifacts there are; the run's metrics show the progress.
 func (s *Service) scanAll(ctx context.Context, trigger string) (meta.ScanAllRun, error) {
 	run, err := s.db.Q().CreateScanAllRun(ctx, trigger)
 	if err != nil {
 		return run, err
 	}
+	select {
+	case s.walk <- struct{}{}:
+	default:
+	}
+	return run, nil
+}
+
+// runWalker walks scan-all runs until ctx ends: when woken (a run was
+// recorded on this node) or every idle interval (on another node, or its
+// walker died).
+func (s *Service) runWalker(ctx context.Context, idle time.Duration) {
+	t := time.NewTicker(idle)
+	defer t.Stop()
+	for {
+		if _, err := s.WalkScanAll(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("scan all: walk", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.walk:
+		case <-t.C:
+		}
+	}
+}
+
+// WalkScanAll queues the scans of every scan-all run that waits for it
+// (one node walks a run; another takes over when its claim runs out) and
+// returns how many runs it finished.
+func (s *Service) WalkScanAll(ctx context.Context) (int, error) {
+	holder := s.node + "/" + randomID()[:8]
+	done := 0
+	for range 1000 { // bounded: runs are recorded one request at a time
+		run, ok, err := s.db.Q().ClaimScanAllWalk(ctx, holder, time.Now(), time.Now().Add(s.lease))
+		if err != nil || !ok {
+			return done, err
+		}
+		total, mine, err := s.walkRun(ctx, run, holder)
+		if err != nil {
+			return done, err
+		}
+		if !mine {
+			continue
+		}
+		if ok, err := s.db.Q().FinishScanAllWalk(ctx, run.ID, holder, total); err != nil {
+			return done, err
+		} else if ok {
+			done++
+			s.log.Info("scan all: scans queued", "run", run.ID, "trigger", run.Trigger, "scans", total)
+		}
+	}
+	return done, nil
+}
+
+// walkRun queues a scan of every image in every repository for run,
+// keeping holder's claim alive; mine is false when the claim was lost.
+func (s *Service) walkRun(ctx context.Context, run meta.ScanAllRun, holder string) (total int, mine bool, err error) {
 	jt := TriggerScanAll
-	if trigger == "Schedule" {
+	if run.Trigger == "Schedule" {
 		jt = TriggerSchedule
 	}
-	total := 0
 	last := ""
 	for range 1_000_000 { // bounded walk over the repositories
 		names, err := s.db.Q().ListRepos(ctx, last, 100)
 		if err != nil {
-			return run, err
+			return total, true, err
+		}
+		// The claim is renewed before each page of artifacts, so that a
+		// large repository does not outlast it.
+		keep := func() (bool, error) {
+			return s.db.Q().ExtendScanAllWalk(ctx, run.ID, holder, time.Now().Add(s.lease))
 		}
 		for _, name := range names {
-			n, err := s.scanRepo(ctx, run.ID, name, jt)
+			n, err := s.scanRepo(ctx, run.ID, name, jt, keep)
 			total += n
+			if errors.Is(err, errWalkLost) {
+				return total, false, nil
+			}
 			if err != nil {
 				s.log.Warn("scan all: repository", "repository", name, "err", err)
 			}
+		}
+		if ok, err := keep(); err != nil || !ok {
+			return total, ok, err
 		}
 		if len(names) < 100 {
 			break
 		}
 		last = names[len(names)-1]
 	}
-	run.Total = total
-	return run, s.db.Q().SetScanAllTotal(ctx, run.ID, total)
+	return total, true, nil
 }
 
-func (s *Service) scanRepo(ctx context.Context, runID int64, name, trigger string) (int, error) {
+// errWalkLost stops a walk whose claim another node took over.
+var errWalkLost = errors.New("scan-all walk taken over by another node")
+
+func (s *Service) scanRepo(ctx context.Context, runID int64, name, trigger string, keep func() (bool, error)) (int, error) {
 	pr, err := s.project(ctx, name)
 	if err != nil {
 		return 0, err
 	}
 	total := 0
 	for page := 1; page <= 100_000; page++ {
+		if ok, err := keep(); err != nil {
+			return total, err
+		} else if !ok {
+			return total, errWalkLost
+		}
 		arts, _, err := s.reg.ListArtifacts(ctx, name, meta.ListOptions{Page: page, PageSize: 100}, registry.ArtifactOptions{})
 		if err != nil {
 			return total, err
@@ -148,7 +226,9 @@ func (s *Service) ScanAllStats(ctx context.Context, p access.Principal, trigger 
 			st.Completed += n
 		}
 	}
-	st.Ongoing = st.Completed < st.Total
+	// Until its walk is over, a run is ongoing even when every scan queued
+	// so far has ended.
+	st.Ongoing = !run.Enqueued || st.Completed < st.Total
 	return st, nil
 }
 
@@ -283,7 +363,7 @@ func (s *Service) tickSchedule(ctx context.Context) error {
 	}
 	run, err := s.scanAll(ctx, "Schedule")
 	if err == nil {
-		s.log.Info("scan all: scheduled run queued", "run", run.ID, "scans", run.Total)
+		s.log.Info("scan all: scheduled run recorded", "run", run.ID)
 	}
 	return err
 }

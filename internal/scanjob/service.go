@@ -60,6 +60,7 @@ type Service struct {
 	audience    string
 	client      *http.Client
 	wake        chan struct{}
+	walk        chan struct{} // a scan-all run waits to be walked
 }
 
 // Option configures a Service.
@@ -125,6 +126,7 @@ func New(db *meta.DB, acc *access.Service, reg *registry.Service, opts ...Option
 		poll: 10 * time.Second, audience: "berth",
 		client: &http.Client{Timeout: time.Minute},
 		wake:   make(chan struct{}, 1),
+		walk:   make(chan struct{}, 1),
 	}
 	for _, o := range opts {
 		o(s)

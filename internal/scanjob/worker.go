@@ -23,6 +23,8 @@ func (s *Service) Run(ctx context.Context, idle time.Duration) {
 	slots := make(chan struct{}, s.workers)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	wg.Add(1)
+	go func() { defer wg.Done(); s.runWalker(ctx, idle) }()
 	t := time.NewTicker(idle)
 	defer t.Stop()
 	for {

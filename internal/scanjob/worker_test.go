@@ -347,12 +347,8 @@ func TestWorkersShareQueue(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		run, err := e.svc.ScanAllNow(ctx, e.admin)
-		if err != nil {
+		if _, err := e.svc.ScanAllNow(ctx, e.admin); err != nil {
 			t.Fatal(err)
-		}
-		if run.Total != images+1 { // and p/app:v1
-			t.Fatalf("scan all queued %d scans, want %d", run.Total, images+1)
 		}
 		deadline := time.Now().Add(time.Minute)
 		for {

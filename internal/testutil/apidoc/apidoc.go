@@ -44,16 +44,16 @@ var (
 	berthErr  error
 )
 
-// SwaggerPath is Harbor's swagger beside the module root (the directory
-// holding go.mod, found upwards from the working directory).
-func SwaggerPath() (string, error) {
+// moduleRoot is the directory holding go.mod, found upwards from the
+// working directory.
+func moduleRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(filepath.Dir(dir), "shared", "reference", "harbor-swagger.yaml"), nil
+			return dir, nil
 		}
 		up := filepath.Dir(dir)
 		if up == dir {
@@ -61,6 +61,65 @@ func SwaggerPath() (string, error) {
 		}
 		dir = up
 	}
+}
+
+// SwaggerPath is Harbor's swagger beside the module root.
+func SwaggerPath() (string, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(filepath.Dir(root), "shared", "reference", "harbor-swagger.yaml"), nil
+}
+
+// allowBerthExtensions adds to Harbor's schemas the properties berth's
+// document lists, schema by schema, under x-berth-extensions: keys berth
+// sends beyond Harbor's (ldap_start_tls, …). Harbor's schemas leave
+// additional properties open and its clients ignore unknown keys; the
+// list keeps any other unknown key an error. A listed key Harbor already
+// has, or a schema Harbor lacks, is an error too, so the list stays true.
+func allowBerthExtensions(harbor *openapi3.T) error {
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(root, "internal", "http", "api", "openapi", "berth.yaml")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read berth's document for its x-berth-extensions: %w", err)
+	}
+	berth, err := openapi3.NewLoader().LoadFromData(raw)
+	if err != nil {
+		return fmt.Errorf("load %s: %w", path, err)
+	}
+	for name, ref := range berth.Components.Schemas {
+		if ref.Value == nil {
+			continue
+		}
+		list, ok := ref.Value.Extensions["x-berth-extensions"].([]any)
+		if !ok {
+			continue
+		}
+		h := harbor.Components.Schemas[name]
+		if h == nil || h.Value == nil {
+			return fmt.Errorf("x-berth-extensions of %s: Harbor's swagger has no schema %s", name, name)
+		}
+		for _, k := range list {
+			key, _ := k.(string)
+			prop := ref.Value.Properties[key]
+			switch {
+			case prop == nil:
+				return fmt.Errorf("x-berth-extensions of %s names %v, which berth's schema does not define", name, k)
+			case h.Value.Properties[key] != nil:
+				return fmt.Errorf("x-berth-extensions of %s names %s, which Harbor's schema already has", name, key)
+			}
+			if h.Value.Properties == nil {
+				h.Value.Properties = openapi3.Schemas{}
+			}
+			h.Value.Properties[key] = prop
+		}
+	}
+	return nil
 }
 
 // Harbor converts Harbor's swagger to OpenAPI 3 once per test binary; a
@@ -86,6 +145,10 @@ func Harbor(t testing.TB) *Doc {
 		v3, err := openapi2conv.ToV3(&v2)
 		if err != nil {
 			harborErr = fmt.Errorf("convert %s to OpenAPI 3: %w", path, err)
+			return
+		}
+		if err := allowBerthExtensions(v3); err != nil {
+			harborErr = err
 			return
 		}
 		harborDoc = &Doc{name: "Harbor's swagger", doc: v3}
