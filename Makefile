@@ -26,13 +26,29 @@ CONFORMANCE_BIN     := .tmp/bin/conformance
 
 export CGO_ENABLED ?= 0
 
-.PHONY: all build image run deps test test-go conformance conformance-sqlite conformance-postgres \
+.PHONY: all build ui ui-deps image run deps test test-go conformance conformance-sqlite conformance-postgres \
 	conformance-bin fuzz bench lint clean distclean services-start services-stop
 
 all: build
 
-build:
+build: ui
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/berth
+
+# The web UI (web/, React + Vite) builds into internal/ui/dist, which the
+# binary embeds. npm ci runs only when node_modules is missing or older
+# than the lockfile (its stamp is node_modules/.package-lock.json). NO_UI=1
+# skips the UI (the binary then serves a page saying to build it).
+NO_UI ?=
+ui: $(if $(NO_UI),,ui-deps)
+ifeq ($(NO_UI),)
+	cd web && npm run build
+endif
+
+ui-deps: web/node_modules/.package-lock.json
+
+web/node_modules/.package-lock.json: web/package-lock.json web/package.json
+	cd web && npm ci --no-audit --no-fund
+	@touch $@
 
 # make image: berth's container image, assembled by tools/image without a
 # Docker build (static bin/berth at /berth, user 65532, no base image) into
@@ -118,6 +134,7 @@ services-stop:
 
 clean: services-stop
 	rm -rf bin .tmp
+	find internal/ui/dist -mindepth 1 ! -name .gitkeep -delete
 
 # Also removes the data of `make run`.
 distclean: clean

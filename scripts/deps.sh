@@ -18,6 +18,7 @@ packages=(
 	iproute2   # ip netns/veth for the TLS test that docker must refuse (test/tlse2e)
 	slapd      # the LDAP server internal/testutil/ldaptest starts per test
 	ldap-utils # ldapadd, with which ldaptest loads LDIF
+	chromium   # /usr/bin/chromium for the web UI's end-to-end tests (scripts/ui-test.sh)
 )
 
 installed() {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything `make test` runs after deps and build: start PostgreSQL and a
-# private dockerd, run `go test ./...` against them, then the OCI
+# private dockerd, run `go test ./...` against them, the web UI's tests
+# (scripts/ui-test.sh), then the OCI
 # conformance suite against bin/berth on SQLite and on PostgreSQL. Every
 # step runs even when an earlier one failed, so that one CI run shows all
 # failures; the exit status is non-zero when any step failed. The services
@@ -64,6 +65,9 @@ export BERTH_E2E_LOG_DIR=$repo_root/.tmp/e2e
 step "go test ./... (timeout ${GO_TEST_TIMEOUT:-25m})"
 # shellcheck disable=SC2086 # GOTESTFLAGS is a list of flags
 go test -count=1 -timeout "${GO_TEST_TIMEOUT:-25m}" ${GOTESTFLAGS:-} ./... || fail "go test ./..."
+
+step "web UI: API types, type check, Vitest, end-to-end in Chromium (scripts/ui-test.sh)"
+scripts/ui-test.sh || fail "web UI tests"
 
 if [[ -f .tmp/interop/matrix.md ]]; then
 	step "client compatibility (test/interop)"

@@ -21,6 +21,7 @@ import (
 	ocihttp "github.com/berth-registry/berth/internal/http/oci"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/ui"
 	"github.com/berth-registry/berth/internal/version"
 )
 
@@ -166,6 +167,9 @@ func newMux(cfg config.Config, db *meta.DB, svc *registry.Service, id *identity,
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
+	// The web UI takes every path no other route claims; the patterns
+	// above are more specific, so the APIs keep priority.
+	mux.Handle("/", ui.New(ui.Embedded()))
 	// ServeMux cleans paths and redirects ("/v2/a//b" to "/v2/a/b", which
 	// is another repository, and "/v2/../x" out of the API). The registry
 	// API routes its own paths and refuses such names, so it gets them raw.

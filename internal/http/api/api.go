@@ -169,7 +169,11 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		e = errs.New(errs.Internal, "UNKNOWN", "internal server error")
 	}
 	status, code := statusAndCode(e)
-	if e.Kind == errs.Unauthorized && r.Header.Get("Authorization") == "" {
+	// A Basic challenge makes a browser open its own password prompt (or,
+	// headless, stall the request); the web UI marks its requests with
+	// X-Requested-With and handles 401 itself, as Harbor's portal does.
+	if e.Kind == errs.Unauthorized && r.Header.Get("Authorization") == "" &&
+		r.Header.Get("X-Requested-With") != "XMLHttpRequest" {
 		w.Header().Set("WWW-Authenticate", `Basic realm="berth"`)
 	}
 	writeJSON(w, status, map[string]any{"errors": []harborError{{Code: code, Message: e.Msg}}})
