@@ -1,0 +1,149 @@
+// The security features as a person uses them, against a real berth and
+// real docker: scan a pushed image and read its (empty) vulnerability
+// report, turn on cosign content trust and see the unsigned image
+// refused, and switch berth to OIDC and see the provider's sign-in button.
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { docker, launchBrowser, screenshotDir, startBerth, type Berth } from './harness';
+
+let berth: Berth;
+let browser: Browser;
+let closeBrowser: () => Promise<void>;
+let ctx: BrowserContext;
+let page: Page;
+const project = `sec${Date.now().toString(36)}`;
+const work = mkdtempSync(join(tmpdir(), 'berth-ui-e2e-sec-'));
+const cfg = join(work, 'docker');
+const pageErrors: string[] = [];
+
+async function shot(name: string) {
+  mkdirSync(screenshotDir, { recursive: true });
+  await page.screenshot({ path: join(screenshotDir, `${name}.png`) });
+}
+
+/** apiCall calls berth's API as admin with basic auth, as a script would. */
+async function apiCall(method: string, path: string, body?: unknown): Promise<Response> {
+  const r = await fetch(`${berth.url}/api/v2.0${path}`, {
+    method,
+    headers: { Authorization: `Basic ${Buffer.from(`admin:${berth.password}`).toString('base64')}`, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${await r.text()}`);
+  return r;
+}
+
+async function signIn(p: Page) {
+  await p.goto(`${berth.url}/`);
+  await p.getByLabel('Username').fill('admin');
+  await p.getByLabel('Password', { exact: true }).fill(berth.password);
+  await p.getByRole('button', { name: 'Sign in' }).click();
+  await p.getByRole('heading', { name: 'Projects' }).waitFor();
+}
+
+beforeAll(async () => {
+  // A one-record OSV database that matches nothing, so that scans run and find nothing.
+  const osv = join(work, 'osv.json');
+  writeFileSync(
+    osv,
+    JSON.stringify({
+      id: 'BERTH-E2E-0001',
+      modified: '2026-01-01T00:00:00Z',
+      affected: [{ package: { ecosystem: 'Debian:12', name: 'berth-e2e-nothing' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1.0' }] }] }],
+    }),
+  );
+  berth = await startBerth((dataDir, bin) => execFileSync(bin, ['scanner', 'import', osv, '--data-dir', dataDir], { stdio: 'pipe' }));
+  ({ browser, close: closeBrowser } = await launchBrowser());
+  ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  ctx.setDefaultTimeout(10_000);
+  page = await ctx.newPage();
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await apiCall('POST', '/projects', { project_name: project, metadata: { public: 'false' } });
+  // A one-file image: nothing for the scanner to find.
+  const dir = join(work, 'img');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'hello.txt'), 'hello from berth\n');
+  execFileSync('tar', ['-C', dir, '-cf', join(work, 'img.tar'), 'hello.txt']);
+  mkdirSync(cfg, { recursive: true });
+  const ref = `${berth.host}/${project}/app:v1`;
+  await docker(['login', berth.host, '-u', 'admin', '--password-stdin'], { input: berth.password, config: cfg });
+  await docker(['import', join(work, 'img.tar'), ref], { config: cfg });
+  await docker(['push', ref], { config: cfg });
+  await docker(['rmi', ref], { config: cfg });
+});
+
+afterAll(async () => {
+  await closeBrowser?.();
+  await berth?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('security features in the UI', () => {
+  test('scan an image from the Artifacts tab and open its vulnerability report', async () => {
+    await signIn(page);
+    await page.goto(`${berth.url}/projects/${project}/repositories/app`);
+    const row = page.getByRole('row').filter({ hasText: 'v1' });
+    await row.getByText('Not scanned').waitFor();
+    await row.getByRole('button', { name: /^Scan / }).click();
+    // The scan runs as a job; refresh until it is done (bounded).
+    const done = row.getByRole('link', { name: 'No vulnerabilities' });
+    for (let i = 0; ; i++) {
+      try {
+        await done.waitFor({ timeout: 1000 });
+        break;
+      } catch (e) {
+        if (i >= 60) throw e;
+      }
+      await page.getByRole('button', { name: 'Refresh artifacts' }).click();
+    }
+    await shot('artifacts-scanned');
+    await done.click();
+    await page.getByRole('tab', { name: 'Vulnerabilities', selected: true }).waitFor();
+    await page.getByRole('region', { name: 'Vulnerabilities' }).getByText('No vulnerabilities').waitFor();
+    expect(await page.getByText(/Scanned by/).textContent()).toMatch(/Scanned by \S+/);
+    await shot('vulnerability-report');
+    await page.getByRole('tab', { name: 'Signatures' }).click();
+    await page.getByText('Not signed.').waitFor();
+  });
+
+  test('cosign content trust turned on in the UI refuses the unsigned image', async () => {
+    await page.goto(`${berth.url}/projects/${project}?tab=configuration`);
+    await page.getByRole('region', { name: 'Trusted keys' }).getByText(/No trusted keys/).waitFor();
+    await page.getByRole('checkbox', { name: /^Cosign/ }).check();
+    await page.getByRole('form', { name: 'Project configuration' }).getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Configuration saved').waitFor();
+    await shot('project-security');
+    const p = (await (await apiCall('GET', `/projects/${project}`)).json()) as { metadata?: Record<string, string> };
+    expect(p.metadata?.enable_content_trust_cosign).toBe('true');
+    await expect(docker(['pull', `${berth.host}/${project}/app:v1`], { config: cfg })).rejects.toThrow(/sign/i);
+    await page.goto(`${berth.url}/projects/${project}/repositories/app`);
+    const row = page.getByRole('row').filter({ hasText: 'v1' });
+    await row.getByRole('cell', { name: 'No', exact: true }).waitFor();
+  });
+
+  test('with auth mode oidc_auth the sign-in page offers the provider', async () => {
+    await apiCall('PUT', '/configurations', {
+      auth_mode: 'oidc_auth',
+      oidc_name: 'Dex',
+      oidc_endpoint: 'https://idp.invalid',
+      oidc_client_id: 'berth',
+      oidc_client_secret: 'client-secret',
+      oidc_scope: 'openid,profile',
+    });
+    await page.goto(`${berth.url}/admin/authentication`);
+    await page.getByRole('region', { name: 'OIDC settings' }).waitFor();
+    expect(await page.getByRole('button', { name: 'Copy redirect URI' }).getAttribute('title')).toBe(`${berth.url}/c/oidc/callback`);
+    await shot('authentication');
+    const anon = await browser.newContext();
+    const p2 = await anon.newPage();
+    await p2.goto(`${berth.url}/account/sign-in`);
+    const link = p2.getByRole('link', { name: 'Login via Dex' });
+    await link.waitFor();
+    expect(await link.getAttribute('href')).toMatch(/^\/c\/oidc\/login/);
+    await anon.close();
+    expect(pageErrors).toEqual([]);
+  });
+});
