@@ -3,12 +3,13 @@
 // report, turn on cosign content trust and see the unsigned image
 // refused, and switch berth to OIDC and see the provider's sign-in button.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { docker, launchBrowser, screenshotDir, startBerth, type Berth } from './harness';
+import { docker, launchBrowser, repoRoot, screenshotDir, startBerth, type Berth } from './harness';
 
 let berth: Berth;
 let browser: Browser;
@@ -109,9 +110,59 @@ describe('security features in the UI', () => {
     await page.getByText('Not signed.').waitFor();
   });
 
+
+  test('generate an SBOM, and oras pulls it with the command the page gives', async () => {
+    await page.getByRole('tab', { name: 'SBOM' }).click();
+    await page.getByText('No SBOM generated.').waitFor();
+    await page.getByRole('button', { name: 'Generate SBOM' }).click();
+    const copy = page.getByRole('button', { name: 'Copy SBOM download command' });
+    for (let i = 0; ; i++) {
+      try {
+        await copy.waitFor({ timeout: 1000 });
+        break;
+      } catch (e) {
+        if (i >= 60) throw e;
+      }
+      await page.getByRole('button', { name: 'Refresh SBOM' }).click();
+    }
+    await shot('sbom');
+    const cmd = (await copy.getAttribute('title')) ?? '';
+    expect(cmd).toMatch(new RegExp(`^oras pull ${berth.host}/${project}/app@sha256:[0-9a-f]{64}$`));
+    const out = join(work, 'sbom');
+    mkdirSync(out, { recursive: true });
+    execFileSync(join(repoRoot, '.tmp/tools/oras'), [...cmd.split(' ').slice(1), '--plain-http', '-u', 'admin', '-p', berth.password, '-o', out], { stdio: 'pipe' });
+    const files = readdirSync(out);
+    expect(files.length).toBe(1);
+    expect(JSON.parse(readFileSync(join(out, files[0]!), 'utf8'))).toBeTypeOf('object');
+  });
+
+  test('Interrogation Services shows the built-in scanner and its database', async () => {
+    await page.goto(`${berth.url}/admin/interrogation-services`);
+    const table = page.getByRole('table', { name: 'Scanners' });
+    await table.getByRole('cell', { name: 'Default', exact: true }).waitFor();
+    const name = (await table.getByRole('button', { name: /^Details of / }).first().textContent()) ?? '';
+    await table.getByRole('button', { name: `Details of ${name}` }).click();
+    expect(await page.getByLabel('Vulnerability database').textContent()).toMatch(/osv\.json/);
+    await shot('interrogation-services');
+    await page.getByRole('button', { name: 'Close' }).click();
+  });
+
+  test('a cosign public key is trusted from the project configuration', async () => {
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    await page.goto(`${berth.url}/projects/${project}?tab=configuration`);
+    const keys = page.getByRole('region', { name: 'Trusted keys' });
+    await keys.getByLabel('Key name').fill('release');
+    await keys.getByLabel('PEM', { exact: true }).fill(pem);
+    await keys.getByRole('button', { name: 'Add key' }).click();
+    await keys.getByRole('table', { name: 'Trusted keys' }).getByText('release').waitFor();
+    const listed = (await (await apiCall('GET', `/projects/${project}/trust-keys`)).json()) as { name: string; type: string }[];
+    expect(listed.map((k) => [k.name, k.type])).toEqual([['release', 'cosign']]);
+  });
+
   test('cosign content trust turned on in the UI refuses the unsigned image', async () => {
     await page.goto(`${berth.url}/projects/${project}?tab=configuration`);
-    await page.getByRole('region', { name: 'Trusted keys' }).getByText(/No trusted keys/).waitFor();
+    await page.getByRole('region', { name: 'Trusted keys' }).getByRole('table', { name: 'Trusted keys' }).waitFor();
     await page.getByRole('checkbox', { name: /^Cosign/ }).check();
     await page.getByRole('form', { name: 'Project configuration' }).getByRole('button', { name: 'Save' }).click();
     await page.getByText('Configuration saved').waitFor();
@@ -144,6 +195,25 @@ describe('security features in the UI', () => {
     await link.waitFor();
     expect(await link.getAttribute('href')).toMatch(/^\/c\/oidc\/login/);
     await anon.close();
+  });
+
+  test('in OIDC mode an OIDC group is created and added to the project', async () => {
+    await page.goto(`${berth.url}/admin/groups`);
+    await page.getByRole('button', { name: '+ New Group' }).click();
+    const dialog = page.getByRole('dialog', { name: 'New group' });
+    await dialog.getByLabel('Group name').fill('e2e-devs');
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('cell', { name: 'e2e-devs', exact: true }).waitFor();
+    await page.goto(`${berth.url}/projects/${project}?tab=members`);
+    await page.getByRole('button', { name: '+ Group' }).click();
+    const add = page.getByRole('dialog', { name: 'New group member' });
+    await add.getByLabel('Group name').fill('e2e-devs');
+    await add.getByLabel('Group role').selectOption({ label: 'Developer' });
+    await add.getByRole('button', { name: 'Add' }).click();
+    await page.getByRole('table', { name: 'Members' }).getByText('e2e-devs').waitFor();
+  });
+
+  test('no page errors', () => {
     expect(pageErrors).toEqual([]);
   });
 });

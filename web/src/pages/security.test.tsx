@@ -184,7 +184,8 @@ describe('administration', () => {
   test('groups: list and create', async () => {
     const user = userEvent.setup();
     const sent = stubAPI({
-      ...base,
+      'GET /api/v2.0/systeminfo': { body: { auth_mode: 'oidc_auth' } },
+      'GET /api/v2.0/users/current': { body: admin },
       'GET /api/v2.0/usergroups': { body: [{ id: 1, group_name: 'devs', group_type: 3 }], headers: { 'X-Total-Count': '1' } },
       'POST /api/v2.0/usergroups': { status: 201 },
     });
@@ -194,10 +195,16 @@ describe('administration', () => {
     await user.click(screen.getByRole('button', { name: '+ New Group' }));
     const dialog = screen.getByRole('dialog', { name: 'New group' });
     await user.type(within(dialog).getByLabelText('Group name'), 'ops');
-    await user.selectOptions(within(dialog).getByLabelText('Group type'), 'HTTP');
     await user.click(within(dialog).getByRole('button', { name: 'Save' }));
     await screen.findByText('Created group ops');
-    expect(JSON.parse(sent.find((s) => s.method === 'POST')!.body!)).toEqual({ group_name: 'ops', group_type: 2 });
+    expect(JSON.parse(sent.find((s) => s.method === 'POST')!.body!)).toEqual({ group_name: 'ops', group_type: 3 });
+  });
+
+  test('groups: in database mode there is nothing to add, and why', async () => {
+    stubAPI({ ...base, 'GET /api/v2.0/usergroups': { body: [], headers: { 'X-Total-Count': '0' } } });
+    at('/admin/groups');
+    expect(await screen.findByText(/Groups come from the identity provider/)).toBeTruthy();
+    expect(screen.queryByRole('button', { name: '+ New Group' })).toBeNull();
   });
 
   test('interrogation services: scanners, default, database age and source', async () => {

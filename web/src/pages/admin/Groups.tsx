@@ -19,6 +19,8 @@ export default function Groups() {
   const load = useLoad(() => api.userGroups({ page: pg.page, pageSize: pg.pageSize }, pg.filter || undefined), [pg.page, pg.pageSize, pg.filter]);
   const { info } = useSession();
   const ldap = info?.auth_mode === 'ldap_auth';
+  // Groups come from the identity provider: OIDC groups in oidc_auth, LDAP groups in ldap_auth.
+  const groupType = ldap ? 1 : info?.auth_mode === 'oidc_auth' ? 3 : 0;
   const [search, setSearch] = useState(pg.filter);
   const [editing, setEditing] = useState<UserGroup | null>(null);
   const [deleting, setDeleting] = useState<UserGroup | null>(null);
@@ -47,11 +49,14 @@ export default function Groups() {
     <div className="page">
       <div className="page-head">
         <h1>Groups</h1>
-        <Button variant="primary" onClick={() => setEditing({ group_type: ldap ? 1 : info?.auth_mode === 'oidc_auth' ? 3 : 2 })}>
-          + New Group
-        </Button>
+        {groupType ? (
+          <Button variant="primary" onClick={() => setEditing({ group_type: groupType })}>
+            + New Group
+          </Button>
+        ) : null}
         {ldap ? <Button onClick={() => setImporting(true)}>Import LDAP group</Button> : null}
       </div>
+      {!groupType ? <p className="hint">Groups come from the identity provider: they can be added when the auth mode is OIDC or LDAP (Authentication).</p> : null}
       <div className="toolbar">
         <form
           role="search"
@@ -111,7 +116,7 @@ export default function Groups() {
 
 function GroupForm({ group, onClose, onSaved }: { group: UserGroup; onClose: () => void; onSaved: () => void }) {
   const [name, setName] = useState(group.group_name ?? '');
-  const [type, setType] = useState(group.group_type ?? 2);
+  const type = group.group_type ?? 3;
   const [dn, setDn] = useState(group.ldap_group_dn ?? '');
   const act = useAction();
   const toast = useToast();
@@ -134,15 +139,7 @@ function GroupForm({ group, onClose, onSaved }: { group: UserGroup; onClose: () 
         <Field label="Group name">
           <input value={name} onChange={(e) => setName(e.target.value)} required maxLength={255} />
         </Field>
-        <Field label="Group type">
-          <select value={type} disabled={!!group.id} onChange={(e) => setType(Number(e.target.value))}>
-            {Object.entries(GROUP_TYPES).map(([k, v]) => (
-              <option key={k} value={k}>
-                {v}
-              </option>
-            ))}
-          </select>
-        </Field>
+        <p>Type: {GROUP_TYPES[type] ?? '—'} group</p>
         {type === 1 ? (
           <Field label="LDAP group DN">
             <input value={dn} disabled={!!group.id} onChange={(e) => setDn(e.target.value)} required />

@@ -5,7 +5,8 @@ import { api, VULN_REPORT_MIME, type Artifact, type Signature, type Vulnerabilit
 import { Link, setQuery, useLocation } from '../../router';
 import { useAction, useLoad } from '../../components/hooks';
 import { Tabs } from '../../components/Tabs';
-import { Button, ErrorText, Spinner, download, formatTime, shortDigest } from '../../components/ui';
+import { Button, CopyButton, ErrorText, Spinner, formatTime, shortDigest } from '../../components/ui';
+import { registryHost } from '../project/Repositories';
 import { SEVERITIES, SeverityBar, scanRunning, scanSummary } from '../../components/Security';
 import { useProjectPerms } from '../project/perms';
 
@@ -223,43 +224,46 @@ function Signatures({ project, repo, digest }: { project: string; repo: string; 
   );
 }
 
+/**
+ * SBOM generates one (scan_type sbom) and shows where it is: an accessory
+ * artifact, which registry clients fetch (the session cannot read /v2, so
+ * the page gives the command rather than a download).
+ */
 function SBOM({ project, repo, a, canScan, onChange }: { project: string; repo: string; a: Artifact; canScan: boolean; onChange: () => void }) {
   const o = a.sbom_overview;
   const gen = useAction();
-  const dl = useAction();
   const digest = a.digest ?? '';
   const running = o?.scan_status === 'Pending' || o?.scan_status === 'Running';
   const generate = async () => {
     if (await gen.run(async () => (await api.scan(project, repo, digest, 'sbom'), true))) onChange();
   };
-  // The SBOM is an accessory artifact; its first layer is the document.
-  const fetchSBOM = () =>
-    dl.run(async () => {
-      const base = `/v2/${project}/${repo}`;
-      const m = await fetch(`${base}/manifests/${o?.sbom_digest}`, { headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' }, credentials: 'same-origin' });
-      if (!m.ok) throw new Error(`Could not read the SBOM manifest (HTTP ${m.status})`);
-      const layer = ((await m.json()) as { layers?: { digest: string }[] }).layers?.[0]?.digest;
-      if (!layer) throw new Error('The SBOM manifest has no layer');
-      const b = await fetch(`${base}/blobs/${layer}`, { credentials: 'same-origin' });
-      if (!b.ok) throw new Error(`Could not read the SBOM (HTTP ${b.status})`);
-      download(`sbom-${digest.slice(7, 19)}.json`, await b.text());
-    });
+  const pull = o?.sbom_digest ? `oras pull ${registryHost()}/${project}/${repo}@${o.sbom_digest}` : '';
   return (
     <section aria-label="SBOM">
-      {!o || !o.scan_status ? <p className="muted">No SBOM generated.</p> : <p>SBOM: {o.scan_status}{o.end_time ? `, ${formatTime(o.end_time)}` : ''}</p>}
+      {!o || !o.scan_status ? (
+        <p className="muted">No SBOM generated.</p>
+      ) : (
+        <p>
+          SBOM: {o.scan_status}
+          {o.end_time ? `, ${formatTime(o.end_time)}` : ''}
+        </p>
+      )}
+      {o?.sbom_digest ? (
+        <p>
+          SBOM artifact <code title={o.sbom_digest}>{shortDigest(o.sbom_digest)}</code>. Download it with <code>{pull}</code> <CopyButton text={pull} label="Copy SBOM download command" />
+        </p>
+      ) : null}
       <div className="toolbar">
         {canScan ? (
           <Button busy={gen.busy} disabled={running} onClick={() => void generate()}>
-            Generate SBOM
+            {o?.sbom_digest ? 'Generate SBOM again' : 'Generate SBOM'}
           </Button>
         ) : null}
-        {o?.sbom_digest ? (
-          <Button busy={dl.busy} onClick={() => void fetchSBOM()}>
-            Download SBOM
-          </Button>
-        ) : null}
+        <Button onClick={onChange} aria-label="Refresh SBOM">
+          ↻
+        </Button>
       </div>
-      <ErrorText error={gen.error || dl.error} />
+      <ErrorText error={gen.error} />
     </section>
   );
 }

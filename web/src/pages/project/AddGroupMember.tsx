@@ -13,7 +13,7 @@ export default function AddGroupMember({ project, onClose, onAdded }: { project:
   const act = useAction();
   const toast = useToast();
   const { info } = useSession();
-  const groupType = info?.auth_mode === 'oidc_auth' ? 3 : info?.auth_mode === 'ldap_auth' ? 1 : 2;
+  const groupType = info?.auth_mode === 'ldap_auth' ? 1 : 3;
   const groups = useLoad(() => api.searchUserGroups(name.trim()).then((p) => p.items).catch(() => []), [name]);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -58,4 +58,11 @@ export default function AddGroupMember({ project, onClose, onAdded }: { project:
       </form>
     </Modal>
   );
+}
+
+/** AddGroupButton offers "+ Group" where groups exist (OIDC and LDAP auth modes). */
+export function AddGroupButton({ onClick }: { onClick: () => void }) {
+  const { info } = useSession();
+  if (info?.auth_mode !== 'oidc_auth' && info?.auth_mode !== 'ldap_auth') return null;
+  return <Button onClick={onClick}>+ Group</Button>;
 }

@@ -7,7 +7,7 @@ import { ConfirmDialog, Modal } from '../../components/Modal';
 import { Button, ErrorText, Field } from '../../components/ui';
 import { useToast } from '../../components/Toasts';
 import type { Can } from './perms';
-import AddGroupMember from './AddGroupMember';
+import AddGroupMember, { AddGroupButton } from './AddGroupMember';
 
 export default function Members({ project, can }: { project: Project; can: Can }) {
   const name = project.name ?? '';
@@ -73,7 +73,7 @@ export default function Members({ project, can }: { project: Project; can: Can }
             + User
           </Button>
         ) : null}
-        {can('member', 'create') ? <Button onClick={() => setAddingGroup(true)}>+ Group</Button> : null}
+        {can('member', 'create') ? <AddGroupButton onClick={() => setAddingGroup(true)} /> : null}
         <Button onClick={load.reload} aria-label="Refresh members">
           ↻
         </Button>
