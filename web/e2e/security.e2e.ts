@@ -20,6 +20,7 @@ const project = `sec${Date.now().toString(36)}`;
 const work = mkdtempSync(join(tmpdir(), 'berth-ui-e2e-sec-'));
 const cfg = join(work, 'docker');
 const pageErrors: string[] = [];
+let v1Page = '';
 
 async function shot(name: string) {
   mkdirSync(screenshotDir, { recursive: true });
@@ -56,7 +57,22 @@ beforeAll(async () => {
       affected: [{ package: { ecosystem: 'Debian:12', name: 'berth-e2e-nothing' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1.0' }] }] }],
     }),
   );
-  berth = await startBerth((dataDir, bin) => execFileSync(bin, ['scanner', 'import', osv, '--data-dir', dataDir], { stdio: 'pipe' }));
+  // Two findings for the Alpine busybox of the "vuln" image below.
+  const osvVuln = (id: string, cve: string, fixed: string, severity: string) =>
+    JSON.stringify({
+      id,
+      aliases: [cve],
+      modified: '2026-01-01T00:00:00Z',
+      summary: `e2e finding ${cve}`,
+      affected: [{ package: { ecosystem: 'Alpine:v3.19', name: 'busybox' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed }] }] }],
+      database_specific: { severity },
+      references: [{ type: 'ADVISORY', url: `https://example.com/${cve}` }],
+    });
+  writeFileSync(join(work, 'osv-high.json'), osvVuln('BERTH-E2E-0002', 'CVE-2099-0002', '1.36.1-r20', 'HIGH'));
+  writeFileSync(join(work, 'osv-low.json'), osvVuln('BERTH-E2E-0003', 'CVE-2099-0003', '1.36.1-r30', 'LOW'));
+  berth = await startBerth((dataDir, bin) =>
+    execFileSync(bin, ['scanner', 'import', osv, join(work, 'osv-high.json'), join(work, 'osv-low.json'), '--data-dir', dataDir], { stdio: 'pipe' }),
+  );
   ({ browser, close: closeBrowser } = await launchBrowser());
   ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   ctx.setDefaultTimeout(10_000);
@@ -74,6 +90,17 @@ beforeAll(async () => {
   await docker(['import', join(work, 'img.tar'), ref], { config: cfg });
   await docker(['push', ref], { config: cfg });
   await docker(['rmi', ref], { config: cfg });
+  // An "Alpine 3.19" image whose apk database lists an old busybox.
+  const vdir = join(work, 'vuln');
+  mkdirSync(join(vdir, 'etc'), { recursive: true });
+  mkdirSync(join(vdir, 'lib/apk/db'), { recursive: true });
+  writeFileSync(join(vdir, 'etc/os-release'), 'ID=alpine\nVERSION_ID=3.19.1\nNAME="Alpine Linux"\n');
+  writeFileSync(join(vdir, 'lib/apk/db/installed'), 'P:busybox\nV:1.36.1-r15\nA:x86_64\no:busybox\n\n');
+  execFileSync('tar', ['-C', vdir, '-cf', join(work, 'vuln.tar'), 'etc', 'lib']);
+  const vref = `${berth.host}/${project}/app:vuln`;
+  await docker(['import', join(work, 'vuln.tar'), vref], { config: cfg });
+  await docker(['push', vref], { config: cfg });
+  await docker(['rmi', vref], { config: cfg });
 });
 
 afterAll(async () => {
@@ -103,6 +130,7 @@ describe('security features in the UI', () => {
     await shot('artifacts-scanned');
     await done.click();
     await page.getByRole('tab', { name: 'Vulnerabilities', selected: true }).waitFor();
+    v1Page = page.url();
     await page.getByRole('region', { name: 'Vulnerabilities' }).getByText('No vulnerabilities').waitFor();
     expect(await page.getByText(/Scanned by/).textContent()).toMatch(/Scanned by \S+/);
     await shot('vulnerability-report');
@@ -111,7 +139,35 @@ describe('security features in the UI', () => {
   });
 
 
+  test('the report of a vulnerable image lists its findings and filters them by severity', async () => {
+    await page.goto(`${berth.url}/projects/${project}/repositories/app`);
+    const row = page.getByRole('row').filter({ has: page.getByText('vuln', { exact: true }) });
+    await row.getByRole('button', { name: /^Scan / }).click();
+    const summary = row.getByRole('link', { name: /^Vulnerabilities of / });
+    for (let i = 0; ; i++) {
+      try {
+        await summary.waitFor({ timeout: 1000 });
+        break;
+      } catch (e) {
+        if (i >= 60) throw e;
+      }
+      await page.getByRole('button', { name: 'Refresh artifacts' }).click();
+    }
+    expect(await summary.textContent()).toMatch(/2 total, 2 fixable/);
+    expect(await row.getByRole('img', { name: '1 High, 1 Low' }).count()).toBe(1);
+    await summary.click();
+    const table = page.getByRole('table', { name: 'Vulnerability report' });
+    await table.waitFor();
+    const first = table.getByRole('row').nth(1);
+    expect(await first.getByRole('cell').allTextContents()).toEqual(['CVE-2099-0002', 'High', 'busybox', '1.36.1-r15', '1.36.1-r20', 'example.com · osv.dev']);
+    await shot('vulnerability-findings');
+    await page.getByRole('combobox', { name: 'Filter by severity' }).selectOption('Low');
+    await expect.poll(() => table.getByRole('row').count()).toBe(2);
+    expect(await table.getByRole('row').nth(1).getByRole('cell').first().textContent()).toBe('CVE-2099-0003');
+  });
+
   test('generate an SBOM, and oras pulls it with the command the page gives', async () => {
+    await page.goto(v1Page);
     await page.getByRole('tab', { name: 'SBOM' }).click();
     await page.getByText('No SBOM generated.').waitFor();
     await page.getByRole('button', { name: 'Generate SBOM' }).click();

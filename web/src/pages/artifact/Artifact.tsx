@@ -156,13 +156,17 @@ function VulnTable({ items }: { items: Vulnerability[] }) {
             <td>{v.version}</td>
             <td>{v.fix_version || <span className="muted">—</span>}</td>
             <td>
-              {(v.links ?? []).slice(0, 3).map((l) =>
-                /^https?:\/\//.test(l) ? (
-                  <a key={l} href={l} target="_blank" rel="noreferrer noopener">
-                    {new URL(l).hostname}
-                  </a>
-                ) : null,
-              )}
+              {(v.links ?? [])
+                .filter((l) => /^https?:\/\//.test(l))
+                .slice(0, 3)
+                .map((l, i) => (
+                  <span key={l}>
+                    {i > 0 ? ' · ' : null}
+                    <a href={l} target="_blank" rel="noreferrer noopener" title={l}>
+                      {new URL(l).hostname}
+                    </a>
+                  </span>
+                ))}
             </td>
           </tr>
         ))}
