@@ -4,7 +4,6 @@
 // refused, and switch berth to OIDC and see the provider's sign-in button.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { generateKeyPairSync } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -203,20 +202,37 @@ describe('security features in the UI', () => {
     await page.getByRole('button', { name: 'Close' }).click();
   });
 
-  test('a cosign public key is trusted from the project configuration', async () => {
-    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  test('a cosign key is trusted in the UI; the image it signs shows Signed and Verified', async () => {
+    // cosign's own key pair, kept in a private home (legacy .sig tag scheme, no transparency log).
+    const home = join(work, 'cosign');
+    mkdirSync(home, { recursive: true });
+    const env = { PATH: process.env.PATH ?? '', HOME: home, TMPDIR: home, NO_COLOR: '1', DOCKER_CONFIG: join(home, '.docker'), COSIGN_PASSWORD: 'e2e-signing' };
+    const cosign = (args: string[]) => execFileSync(join(repoRoot, '.tmp/tools/cosign'), args, { cwd: home, env, stdio: 'pipe' }).toString();
+    cosign(['generate-key-pair']);
+    cosign(['login', berth.host, '-u', 'admin', '-p', berth.password]);
     await page.goto(`${berth.url}/projects/${project}?tab=configuration`);
     const keys = page.getByRole('region', { name: 'Trusted keys' });
+    await keys.getByText(/No trusted keys/).waitFor();
     await keys.getByLabel('Key name').fill('release');
-    await keys.getByLabel('PEM', { exact: true }).fill(pem);
+    await keys.getByLabel('PEM', { exact: true }).fill(readFileSync(join(home, 'cosign.pub'), 'utf8'));
     await keys.getByRole('button', { name: 'Add key' }).click();
     await keys.getByRole('table', { name: 'Trusted keys' }).getByText('release').waitFor();
     const listed = (await (await apiCall('GET', `/projects/${project}/trust-keys`)).json()) as { name: string; type: string }[];
     expect(listed.map((k) => [k.name, k.type])).toEqual([['release', 'cosign']]);
+
+    cosign(['sign', '--yes', '--key', 'cosign.key', '--allow-http-registry', '--new-bundle-format=false', '--use-signing-config=false', '--tlog-upload=false', `${berth.host}/${project}/app:v1`]);
+    await page.goto(`${berth.url}/projects/${project}/repositories/app`);
+    const row = page.getByRole('row').filter({ has: page.getByText('v1', { exact: true }) });
+    await row.getByRole('link', { name: /^Signatures of / }).click();
+    const sigs = page.getByRole('table', { name: 'Signatures' });
+    await sigs.waitFor();
+    const sig = sigs.getByRole('row').nth(1);
+    expect(await sig.getByRole('cell').first().textContent()).toBe('cosign');
+    await sig.getByText('Verified by release').waitFor();
+    await shot('signatures');
   });
 
-  test('cosign content trust turned on in the UI refuses the unsigned image', async () => {
+  test('cosign content trust turned on in the UI: the signed image pulls, the unsigned one is refused', async () => {
     await page.goto(`${berth.url}/projects/${project}?tab=configuration`);
     await page.getByRole('region', { name: 'Trusted keys' }).getByRole('table', { name: 'Trusted keys' }).waitFor();
     await page.getByRole('checkbox', { name: /^Cosign/ }).check();
@@ -225,9 +241,11 @@ describe('security features in the UI', () => {
     await shot('project-security');
     const p = (await (await apiCall('GET', `/projects/${project}`)).json()) as { metadata?: Record<string, string> };
     expect(p.metadata?.enable_content_trust_cosign).toBe('true');
-    await expect(docker(['pull', `${berth.host}/${project}/app:v1`], { config: cfg })).rejects.toThrow(/sign/i);
+    await docker(['pull', `${berth.host}/${project}/app:v1`], { config: cfg });
+    await docker(['rmi', `${berth.host}/${project}/app:v1`], { config: cfg });
+    await expect(docker(['pull', `${berth.host}/${project}/app:vuln`], { config: cfg })).rejects.toThrow(/sign/i);
     await page.goto(`${berth.url}/projects/${project}/repositories/app`);
-    const row = page.getByRole('row').filter({ hasText: 'v1' });
+    const row = page.getByRole('row').filter({ has: page.getByText('vuln', { exact: true }) });
     await row.getByRole('cell', { name: 'No', exact: true }).waitFor();
   });
 

@@ -204,8 +204,8 @@ function Signatures({ project, repo, digest }: { project: string; repo: string; 
                   {s.predicate_type ? <span className="hint"> {s.predicate_type}</span> : null}
                   {s.inherited_from ? <span className="hint"> (from index {shortDigest(s.inherited_from)})</span> : null}
                 </td>
-                <td>{s.signer || '—'}</td>
-                <td>{formatTime(s.signed_at)}</td>
+                <td className="break">{s.signer || '—'}</td>
+                <td className="nowrap">{formatTime(s.signed_at)}</td>
                 <td>
                   {s.verified ? (
                     <span className="badge ok">Verified by {s.trusted_by}</span>
