@@ -119,6 +119,23 @@ describe('artifacts: scanning and signatures', () => {
     expect(await screen.findByText('No vulnerabilities')).toBeTruthy();
   });
 
+  test('the SBOM tab generates one and gives the command that fetches it', async () => {
+    const user = userEvent.setup();
+    const S = 'sha256:' + 'e'.repeat(64);
+    let generated = false;
+    const sent = stubAPI({
+      ...base,
+      'GET /api/v2.0/users/current/permissions': { body: all(['scan']) },
+      [`GET ${artPath(A)}`]: () => ({ body: { digest: A, project_id: 3, sbom_overview: generated ? { scan_status: 'Success', sbom_digest: S } : undefined } }),
+      [`POST ${artPath(A)}/scan`]: () => ((generated = true), { status: 202 }),
+    });
+    at(`/projects/lib/artifact/${encodeURIComponent(A)}/team/app?tab=sbom`);
+    await user.click(await screen.findByRole('button', { name: 'Generate SBOM' }));
+    const copy = await screen.findByRole('button', { name: 'Copy SBOM download command' });
+    expect(copy.getAttribute('title')).toBe(`oras pull ${window.location.host}/lib/team/app@${S}`);
+    expect(sent.find((s) => s.method === 'POST')!.body).toBe('{"scan_type":"sbom"}');
+  });
+
   test('the signatures tab shows who signed, when, and the key that verified it', async () => {
     stubAPI({
       ...base,
