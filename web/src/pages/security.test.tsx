@@ -245,7 +245,7 @@ describe('administration', () => {
     await screen.findByText('trivy is the default scanner');
     expect(JSON.parse(sent.find((s) => s.method === 'PATCH')!.body!)).toEqual({ is_default: true });
     await user.click(screen.getByRole('button', { name: 'Details of berth' }));
-    expect((await screen.findByLabelText('Vulnerability database')).textContent).toMatch(/updated .* days ago\), from osv\.zip/);
+    expect((await screen.findByLabelText('Vulnerability database')).textContent).toMatch(/newest record .* days old\), from osv\.zip/);
   });
 
   test('interrogation services: scan now and the system allowlist', async () => {

@@ -165,7 +165,7 @@ export function VulnDB({ props }: { props: Record<string, string> }) {
   const days = at ? Math.floor((Date.now() - new Date(at).getTime()) / 86_400_000) : undefined;
   return (
     <p aria-label="Vulnerability database">
-      Vulnerability database: updated {at ? `${formatTime(at)} (${days === 0 ? 'today' : `${days} days ago`})` : 'never'}
+      Vulnerability database: newest record {at ? `${formatTime(at)} (${days === 0 ? 'today' : `${days} days old`})` : 'unknown'}
       {props[DB_SOURCE] ? `, from ${props[DB_SOURCE]}` : ''}
     </p>
   );
