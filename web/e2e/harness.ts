@@ -32,9 +32,11 @@ export interface Berth {
   stop: () => Promise<void>;
 }
 
-export async function startBerth(): Promise<Berth> {
+/** startBerth starts bin/berth; setup runs first with its data directory and binary (e.g. to import a vulnerability database). */
+export async function startBerth(setup?: (dataDir: string, bin: string) => void): Promise<Berth> {
   const bin = process.env.BERTH_BIN ?? join(repoRoot, 'bin/berth');
   const dir = mkdtempSync(join(tmpdir(), 'berth-ui-e2e-'));
+  setup?.(dir, bin);
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
   const password = 'Harbor12345';

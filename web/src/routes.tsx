@@ -13,6 +13,10 @@ import SystemRobots from './pages/admin/Robots';
 import AuditLogs from './pages/admin/AuditLogs';
 import GarbageCollection from './pages/admin/GarbageCollection';
 import SystemConfiguration from './pages/admin/Configuration';
+import ArtifactPage from './pages/artifact/Artifact';
+import Authentication from './pages/admin/Authentication';
+import Groups from './pages/admin/Groups';
+import Interrogation from './pages/admin/Interrogation';
 
 export interface PageProps {
   params: Record<string, string>;
@@ -32,6 +36,7 @@ export const routes: RouteDef[] = [
   { path: '/projects', page: Projects, title: 'Projects', access: 'user', nav: { label: 'Projects', section: 'main' } },
   { path: '/projects/:project', page: ProjectPage, title: 'Project', access: 'user' },
   { path: '/projects/:project/repositories/*repo', page: RepositoryPage, title: 'Repository', access: 'user' },
+  { path: '/projects/:project/artifact/:reference/*repo', page: ArtifactPage, title: 'Artifact', access: 'user' },
   { path: '/search', page: Search, title: 'Search', access: 'user' },
   { path: '/account/profile', page: Profile, title: 'User profile', access: 'user' },
   { path: '/admin/users', page: Users, title: 'Users', access: 'admin', nav: { label: 'Users', section: 'admin' } },
@@ -39,4 +44,7 @@ export const routes: RouteDef[] = [
   { path: '/admin/gc', page: GarbageCollection, title: 'Garbage Collection', access: 'admin', nav: { label: 'Clean Up', section: 'admin' } },
   { path: '/admin/audit-logs', page: AuditLogs, title: 'Audit Logs', access: 'admin', nav: { label: 'Audit Logs', section: 'admin' } },
   { path: '/admin/configuration', page: SystemConfiguration, title: 'Configuration', access: 'admin', nav: { label: 'Configuration', section: 'admin' } },
+  { path: '/admin/authentication', page: Authentication, title: 'Authentication', access: 'admin', nav: { label: 'Authentication', section: 'admin' } },
+  { path: '/admin/groups', page: Groups, title: 'Groups', access: 'admin', nav: { label: 'Groups', section: 'admin' } },
+  { path: '/admin/interrogation-services', page: Interrogation, title: 'Interrogation Services', access: 'admin', nav: { label: 'Interrogation Services', section: 'admin' } },
 ];

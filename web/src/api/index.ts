@@ -20,6 +20,12 @@ export type GeneralInfo = S['GeneralInfo'];
 export type GCHistory = S['GCHistory'];
 export type ProjectMetadata = S['ProjectMetadata'];
 export type Configurations = S['ConfigurationsResponse'];
+export type UserGroup = S['UserGroup'];
+export type Scanner = S['ScannerRegistration'];
+export type ScanSummary = S['NativeReportSummary'];
+export type Signature = S['BerthSignature'];
+export type TrustKey = S['BerthTrustKey'];
+export type CVEAllowlist = S['CVEAllowlist'];
 
 export interface Paging {
   page: number;
@@ -35,6 +41,83 @@ export function repoShort(project: string, full: string | undefined): string {
   const n = full ?? '';
   return n.startsWith(project + '/') ? n.slice(project.length + 1) : n;
 }
+
+/** One finding of a vulnerability report (Harbor's report format, version 1.1). */
+export interface Vulnerability {
+  id: string;
+  package?: string;
+  version?: string;
+  fix_version?: string;
+  severity?: string;
+  description?: string;
+  links?: string[];
+}
+export interface VulnerabilityReport {
+  generated_at?: string;
+  scanner?: { name?: string; vendor?: string; version?: string };
+  severity?: string;
+  vulnerabilities?: Vulnerability[] | null;
+}
+export const VULN_REPORT_MIME = 'application/vnd.security.vulnerability.report; version=1.1';
+
+const art = (project: string, repo: string, reference: string) => ({ project_name: project, repository_name: repo, reference });
+const pn = (project: string) => ({ project_name_or_id: project });
+
+// Single sign-on, scanning and content trust (the security features' pages).
+const security = {
+  oidcInfo: () => get<{ redirect_url?: string; login_url?: string }>('/system/oidc'),
+  pingOIDC: (url: string, verifyCert: boolean) => post('/system/oidc/ping', { body: { url, verify_cert: verifyCert } }),
+  pingLDAP: (conf: S['LdapConf']) => post<S['LdapPingResult']>('/ldap/ping', { body: conf }),
+  searchLDAPGroups: (groupname: string) => get<UserGroup[]>('/ldap/groups/search', { query: { groupname } }),
+  setCliSecret: (userId: number, secret = '') => put<S['OIDCCliSecretReq']>('/users/{user_id}/cli_secret', { params: { user_id: userId }, body: { secret } }),
+
+  userGroups: (p: Paging, groupName?: string) => list<UserGroup>('/usergroups', { query: { page: p.page, page_size: p.pageSize, group_name: groupName } }),
+  searchUserGroups: (groupname: string) => list<S['UserGroupSearchItem']>('/usergroups/search', { query: { groupname, page_size: 10 } }),
+  createUserGroup: (g: UserGroup) => post('/usergroups', { body: g }),
+  updateUserGroup: (id: number, g: UserGroup) => put('/usergroups/{group_id}', { params: { group_id: id }, body: g }),
+  deleteUserGroup: (id: number) => del('/usergroups/{group_id}', { params: { group_id: id } }),
+  addGroupMember: (project: string, group: UserGroup, roleId: number) =>
+    post('/projects/{project_name_or_id}/members', { params: pn(project), body: { role_id: roleId, member_group: group } satisfies S['ProjectMember'] }),
+
+  scan: (project: string, repo: string, reference: string, scanType: 'vulnerability' | 'sbom' = 'vulnerability') =>
+    post('/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/scan', { params: art(project, repo, reference), body: { scan_type: scanType } }),
+  stopScan: (project: string, repo: string, reference: string, scanType: 'vulnerability' | 'sbom' = 'vulnerability') =>
+    post('/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/scan/stop', { params: art(project, repo, reference), body: { scan_type: scanType } }),
+  vulnerabilities: (project: string, repo: string, reference: string) =>
+    get<Record<string, VulnerabilityReport>>('/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/additions/{addition}', {
+      params: { ...art(project, repo, reference), addition: 'vulnerabilities' },
+    }),
+  signatures: (project: string, repo: string, reference: string) =>
+    get<Signature[]>('/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/additions/signatures', { params: art(project, repo, reference) }),
+  artifactWithSBOM: (project: string, repo: string, reference: string) =>
+    get<Artifact>('/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}', {
+      params: art(project, repo, reference),
+      query: { with_tag: true, with_scan_overview: true, with_sbom_overview: true, with_accessory: true },
+    }),
+
+  scanners: (p: Paging) => list<Scanner>('/scanners', { query: pq(p) }),
+  createScanner: (r: S['ScannerRegistrationReq']) => post('/scanners', { body: r }),
+  updateScanner: (id: string, r: S['ScannerRegistrationReq']) => put('/scanners/{registration_id}', { params: { registration_id: id }, body: r }),
+  deleteScanner: (id: string) => del('/scanners/{registration_id}', { params: { registration_id: id } }),
+  setDefaultScanner: (id: string) => patch('/scanners/{registration_id}', { params: { registration_id: id }, body: { is_default: true } }),
+  pingScanner: (r: S['ScannerRegistrationReq']) => post('/scanners/ping', { body: r }),
+  scannerMetadata: (id: string) => get<S['ScannerAdapterMetadata']>('/scanners/{registration_id}/metadata', { params: { registration_id: id } }),
+  projectScanner: (project: string) => get<Scanner>('/projects/{project_name_or_id}/scanner', { params: pn(project) }),
+  projectScannerCandidates: (project: string) => list<Scanner>('/projects/{project_name_or_id}/scanner/candidates', { params: pn(project), query: { page_size: 100 } }),
+  setProjectScanner: (project: string, uuid: string) => put('/projects/{project_name_or_id}/scanner', { params: pn(project), body: { uuid } satisfies S['ProjectScanner'] }),
+  systemAllowlist: () => get<CVEAllowlist>('/system/CVEAllowlist'),
+  setSystemAllowlist: (a: CVEAllowlist) => put('/system/CVEAllowlist', { body: a }),
+  scanAllSchedule: () => get<S['Schedule']>('/system/scanAll/schedule'),
+  scanAllNow: () => post('/system/scanAll/schedule', { body: { schedule: { type: 'Manual' } } }),
+  setScanAllSchedule: (type: 'None' | 'Hourly' | 'Daily' | 'Weekly' | 'Custom', cron: string) => put('/system/scanAll/schedule', { body: { schedule: { type, cron } } }),
+  stopScanAll: () => post('/system/scanAll/stop'),
+  scanAllMetrics: () => get<S['Stats']>('/scans/all/metrics'),
+
+  trustKeys: (project: string) => get<TrustKey[]>('/projects/{project_name_or_id}/trust-keys', { params: pn(project) }),
+  addTrustKey: (project: string, type: 'cosign' | 'notation', name: string, pem: string) =>
+    post('/projects/{project_name_or_id}/trust-keys', { params: pn(project), body: { type, name, pem } }),
+  deleteTrustKey: (project: string, id: number) => del('/projects/{project_name_or_id}/trust-keys/{key_id}', { params: { ...pn(project), key_id: id } }),
+};
 
 export const api = {
   // Sessions (outside /api/v2.0, as Harbor's portal uses them).
@@ -138,6 +221,7 @@ export const api = {
   setGCSchedule: (type: 'None' | 'Hourly' | 'Daily' | 'Weekly' | 'Custom', cron: string) =>
     put('/system/gc/schedule', { body: { schedule: { type, cron } } }),
   gcLog: (id: number) => get<string>('/system/gc/{gc_id}/log', { params: { gc_id: id } }),
+  ...security,
 };
 
 export type { Page };

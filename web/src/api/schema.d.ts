@@ -110,6 +110,83 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/ldap/groups/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search the LDAP directory's groups by name or DN (administrators)
+         * @description Groups under ldap_group_base_dn that match ldap_group_search_filter, by an exact groupname (the ldap_group_attribute_name value) or a groupdn; with neither, all of them. id is the berth user group of the same DN, 0 when there is none yet.
+         */
+        get: operations["searchLdapGroup"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ldap/ping": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Test an LDAP configuration (administrators)
+         * @description Connects, binds as the search account and reads the base DN, with the stored ldap_* configuration overridden by the fields sent (an empty body tests the stored one; an empty ldap_search_password keeps the stored password). A directory that cannot be reached or refuses the search account answers 200 with success false and the reason; malformed values answer 400.
+         */
+        post: operations["pingLdap"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ldap/users/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Import LDAP users ahead of their first login (administrators, ldap_auth mode) */
+        post: operations["importLdapUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ldap/users/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search the LDAP directory's users (administrators)
+         * @description Users under ldap_base_dn matching ldap_filter whose ldap_uid attribute equals username exactly; without username, all of them (at most 1000).
+         */
+        get: operations["searchLdapUser"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.json": {
         parameters: {
             query?: never;
@@ -715,6 +792,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/system/oidc": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The redirect URL to register with an OIDC provider (administrators; berth's own)
+         * @description redirect_url is <external URL>/c/oidc/callback, the URI to register for berth's client at the provider; login_url is where sign-in starts.
+         */
+        get: operations["getOIDCInfo"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/system/oidc/ping": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Test an OIDC provider's discovery (administrators)
+         * @description Reads url's /.well-known/openid-configuration, checking the certificate unless verify_cert is false. 400 with the reason when the provider cannot be used.
+         */
+        post: operations["pingOIDC"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/systeminfo": {
         parameters: {
             query?: never;
@@ -762,6 +879,63 @@ export interface paths {
         /** Create a user */
         post: operations["createUser"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/usergroups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List user groups (administrators) */
+        get: operations["listUserGroups"];
+        put?: never;
+        /**
+         * Create a user group of the auth mode's type (administrators)
+         * @description group_type 3 (OIDC) in oidc_auth, 1 (LDAP, with ldap_group_dn) in ldap_auth. Groups are also created as users log in with them. An LDAP group's DN must exist under ldap_group_base_dn (400 otherwise); it is stored as the directory spells it, and matched in any spelling of the same DN.
+         */
+        post: operations["createUserGroup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/usergroups/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Find user groups by name (any signed-in user) */
+        get: operations["searchUserGroups"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/usergroups/{group_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a user group (administrators) */
+        get: operations["getUserGroup"];
+        /** Rename a user group (administrators); only group_name changes */
+        put: operations["updateUserGroup"];
+        post?: never;
+        /** Delete a user group and its project memberships (administrators) */
+        delete: operations["deleteUserGroup"];
         options?: never;
         head?: never;
         patch?: never;
@@ -837,6 +1011,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/users/{user_id}/cli_secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Replace an OIDC user's CLI secret (itself or an administrator)
+         * @description An empty secret makes berth generate one. The old secret stops working at once. 412 outside oidc_auth or for users who did not come from OIDC. berth answers with the new secret (Harbor with no body).
+         */
+        put: operations["setCliSecret"];
+        post?: never;
+        /** Revoke an OIDC user's CLI secret (itself or an administrator; berth's addition) */
+        delete: operations["revokeCliSecret"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/users/{user_id}/password": {
         parameters: {
             query?: never;
@@ -871,10 +1066,437 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/scan": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Scan an artifact (vulnerabilities, or an SBOM with scan_type sbom); 202 once queued */
+        post: operations["scanArtifact"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/scan/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stop the queued or running scan of an artifact */
+        post: operations["stopScanArtifact"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/scan/{report_id}/log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The log of a scan report */
+        get: operations["getReportLog"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/scanners": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Scanner registrations (system administrators) */
+        get: operations["listScanners"];
+        put?: never;
+        /** Register a Harbor pluggable scanner adapter */
+        post: operations["createScanner"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/scanners/ping": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Check that an adapter answers its metadata call */
+        post: operations["pingScanner"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/scanners/{registration_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One scanner registration */
+        get: operations["getScanner"];
+        /** Change a scanner registration (an empty credential keeps the stored one) */
+        put: operations["updateScanner"];
+        post?: never;
+        /** Remove a scanner registration (not the default, not the built-in one) */
+        delete: operations["deleteScanner"];
+        options?: never;
+        head?: never;
+        /** Make a registration the system default */
+        patch: operations["setScannerAsDefault"];
+        trace?: never;
+    };
+    "/scanners/{registration_id}/metadata": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What the scanner says of itself (the adapter's /api/v1/metadata) */
+        get: operations["getScannerMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/projects/{project_name_or_id}/scanner": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The scanner that scans the project's artifacts */
+        get: operations["getScannerOfProject"];
+        /** Choose the project's scanner */
+        put: operations["setScannerOfProject"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/projects/{project_name_or_id}/scanner/candidates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The scanners a project may choose */
+        get: operations["listScannerCandidatesOfProject"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/system/CVEAllowlist": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The system CVE allowlist */
+        get: operations["getSystemCVEAllowlist"];
+        /** Replace the system CVE allowlist (system administrators) */
+        put: operations["putSystemCVEAllowlist"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/system/scanAll/schedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The scan-all schedule */
+        get: operations["getScanAllSchedule"];
+        /** Change the scan-all schedule */
+        put: operations["updateScanAllSchedule"];
+        /**
+         * Scan every image now (type Manual), or set the schedule
+         * @description A Manual run is recorded and answered at once; a background walk queues its scans, and /scans/all/metrics reports it ongoing until they are all queued and ended.
+         */
+        post: operations["createScanAllSchedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/system/scanAll/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stop the scans of the latest scan all */
+        post: operations["stopScanAll"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/scans/all/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Progress of the latest scan all */
+        get: operations["getLatestScanAllMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/scans/schedule/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Progress of the latest scheduled scan all
+         * @deprecated
+         */
+        get: operations["getLatestScheduledScanAllMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/additions/signatures": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An artifact's signatures, attestations and SBOMs, checked (berth)
+         * @description berth's own addition, not Harbor's. Every cosign (tag scheme sha256-<hex>.sig/.att/.sbom, Sigstore bundle referrers) and Notation signature of the artifact, and its attestations and SBOMs, each checked against the project's trust keys; then those of the indexes of the repository that list the artifact (inherited_from set). Only a signature whose kind is "signature" counts for content trust.
+         */
+        get: operations["getArtifactSignatures"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/projects/{project_name_or_id}/trust-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The keys and certificates a project trusts for content trust (berth)
+         * @description berth's own endpoint, not Harbor's. When a project has keys of a format, content trust of that format (enable_content_trust_cosign, enable_content_trust) needs a signature that verifies against one of them, not merely one that exists. Needs the project's metadata read permission.
+         */
+        get: operations["listTrustKeys"];
+        put?: never;
+        /**
+         * Trust a cosign public key or a Notation root certificate (berth)
+         * @description berth's own endpoint. type "cosign" takes a PEM public key (ECDSA, Ed25519, RSA ≥ 2048 bits) as cosign.pub holds it; type "notation" a PEM CA certificate, as a Notation trust store (x509/ca) holds it. Names are unique per project and type. Needs the project's metadata update permission.
+         */
+        post: operations["addTrustKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/projects/{project_name_or_id}/trust-keys/{key_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One trusted key or certificate (berth) */
+        get: operations["getTrustKey"];
+        put?: never;
+        post?: never;
+        /** Stop trusting a key or certificate (berth) */
+        delete: operations["deleteTrustKey"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        ScanType: {
+            /** @enum {string} */
+            scan_type?: "vulnerability" | "sbom";
+        };
+        ScannerRegistration: {
+            uuid?: string;
+            name?: string;
+            description?: string;
+            url?: string;
+            disabled?: boolean;
+            is_default?: boolean;
+            auth?: string;
+            /** @description Never shown; always empty in answers */
+            access_credential?: string;
+            skip_certVerify?: boolean;
+            use_internal_addr?: boolean;
+            /** Format: date-time */
+            create_time?: string;
+            /** Format: date-time */
+            update_time?: string;
+            adapter?: string;
+            vendor?: string;
+            version?: string;
+            health?: string;
+            capabilities?: {
+                [key: string]: boolean;
+            };
+        };
+        ScannerRegistrationReq: {
+            name: string;
+            description?: string;
+            url: string;
+            /** @enum {string} */
+            auth?: "" | "Basic" | "Bearer" | "X-ScannerAdapter-API-Key";
+            access_credential?: string;
+            skip_certVerify?: boolean;
+            use_internal_addr?: boolean;
+            disabled?: boolean;
+        };
+        ScannerAdapterMetadata: {
+            scanner?: components["schemas"]["Scanner"];
+            capabilities?: components["schemas"]["ScannerCapability"][];
+            properties?: {
+                [key: string]: string;
+            };
+        };
+        ScannerCapability: {
+            type?: string;
+            consumes_mime_types?: string[];
+            produces_mime_types?: string[];
+        };
+        IsDefault: {
+            is_default?: boolean;
+        };
+        ProjectScanner: {
+            uuid: string;
+        };
+        Stats: {
+            total?: number;
+            completed?: number;
+            metrics?: {
+                [key: string]: number;
+            };
+            ongoing?: boolean;
+            /** @enum {string} */
+            trigger?: "Manual" | "Schedule";
+        };
+        /** @description berth's report of one signature, attestation or SBOM. */
+        BerthSignature: {
+            /** @description the accessory manifest that holds it */
+            digest?: string;
+            /** @description the layer holding this signature, when the manifest holds several */
+            layer?: string;
+            /** @enum {string} */
+            format?: "cosign" | "notation";
+            /** @enum {string} */
+            kind?: "signature" | "attestation" | "sbom";
+            /**
+             * @description linked by cosign's sha256-<hex>.sig tag, or an OCI 1.1 referrer
+             * @enum {string}
+             */
+            scheme?: "tag" | "referrer";
+            /** @description the digest the signed payload claims */
+            subject_digest?: string;
+            /** @description set when this is the signature of an index that lists the artifact */
+            inherited_from?: string;
+            predicate_type?: string;
+            /** @description a certificate identity (SAN or subject), "key SHA256:<fingerprint>" of a trusted key it verified with, or the key hint a bundle carries */
+            signer?: string;
+            /**
+             * Format: date-time
+             * @description the signed time (Notation), the transparency-log time, or else when the accessory was pushed
+             */
+            signed_at?: string;
+            /** @description verified against one of the project's trust keys and about its subject */
+            verified?: boolean;
+            /** @description the name of the trust key or certificate it verified with */
+            trusted_by?: string;
+            /** @description why it does not verify or count */
+            problem?: string;
+        };
+        BerthTrustKey: {
+            /** Format: int64 */
+            id?: number;
+            /** @enum {string} */
+            type?: "cosign" | "notation";
+            name?: string;
+            pem?: string;
+            /** @description SHA256:<hex> of the DER public key (cosign) or certificate (notation) */
+            fingerprint?: string;
+            /** Format: date-time */
+            creation_time?: string;
+        };
         Access: {
             resource?: string;
             action?: string;
@@ -978,6 +1600,17 @@ export interface components {
         };
         Configurations: {
             auth_mode?: string;
+            oidc_name?: string;
+            oidc_endpoint?: string;
+            oidc_client_id?: string;
+            oidc_client_secret?: string;
+            oidc_scope?: string;
+            oidc_verify_cert?: boolean;
+            oidc_user_claim?: string;
+            oidc_groups_claim?: string;
+            oidc_admin_group?: string;
+            oidc_auto_onboard?: boolean;
+            oidc_extra_redirect_parms?: string;
             primary_auth_mode?: boolean;
             project_creation_restriction?: string;
             self_registration?: boolean;
@@ -992,9 +1625,40 @@ export interface components {
             /** Format: int64 */
             storage_per_project?: number;
             banner_message?: string;
+            ldap_url?: string;
+            ldap_search_dn?: string;
+            ldap_search_password?: string;
+            ldap_base_dn?: string;
+            ldap_filter?: string;
+            ldap_uid?: string;
+            /** Format: int64 */
+            ldap_scope?: number;
+            /** Format: int64 */
+            ldap_timeout?: number;
+            ldap_verify_cert?: boolean;
+            ldap_start_tls?: boolean;
+            ldap_ca_cert?: string;
+            ldap_group_base_dn?: string;
+            ldap_group_search_filter?: string;
+            ldap_group_attribute_name?: string;
+            ldap_group_admin_dn?: string;
+            ldap_group_membership_attribute?: string;
+            /** Format: int64 */
+            ldap_group_search_scope?: number;
+            ldap_group_attach_parallel?: boolean;
         };
         ConfigurationsResponse: {
             auth_mode?: components["schemas"]["StringConfigItem"];
+            oidc_name?: components["schemas"]["StringConfigItem"];
+            oidc_endpoint?: components["schemas"]["StringConfigItem"];
+            oidc_client_id?: components["schemas"]["StringConfigItem"];
+            oidc_scope?: components["schemas"]["StringConfigItem"];
+            oidc_verify_cert?: components["schemas"]["BoolConfigItem"];
+            oidc_user_claim?: components["schemas"]["StringConfigItem"];
+            oidc_groups_claim?: components["schemas"]["StringConfigItem"];
+            oidc_admin_group?: components["schemas"]["StringConfigItem"];
+            oidc_auto_onboard?: components["schemas"]["BoolConfigItem"];
+            oidc_extra_redirect_parms?: components["schemas"]["StringConfigItem"];
             primary_auth_mode?: components["schemas"]["BoolConfigItem"];
             project_creation_restriction?: components["schemas"]["StringConfigItem"];
             self_registration?: components["schemas"]["BoolConfigItem"];
@@ -1006,6 +1670,24 @@ export interface components {
             quota_per_project_enable?: components["schemas"]["BoolConfigItem"];
             storage_per_project?: components["schemas"]["IntegerConfigItem"];
             banner_message?: components["schemas"]["StringConfigItem"];
+            ldap_url?: components["schemas"]["StringConfigItem"];
+            ldap_search_dn?: components["schemas"]["StringConfigItem"];
+            ldap_search_password?: components["schemas"]["StringConfigItem"];
+            ldap_base_dn?: components["schemas"]["StringConfigItem"];
+            ldap_filter?: components["schemas"]["StringConfigItem"];
+            ldap_uid?: components["schemas"]["StringConfigItem"];
+            ldap_scope?: components["schemas"]["IntegerConfigItem"];
+            ldap_timeout?: components["schemas"]["IntegerConfigItem"];
+            ldap_verify_cert?: components["schemas"]["BoolConfigItem"];
+            ldap_start_tls?: components["schemas"]["BoolConfigItem"];
+            ldap_ca_cert?: components["schemas"]["StringConfigItem"];
+            ldap_group_base_dn?: components["schemas"]["StringConfigItem"];
+            ldap_group_search_filter?: components["schemas"]["StringConfigItem"];
+            ldap_group_attribute_name?: components["schemas"]["StringConfigItem"];
+            ldap_group_admin_dn?: components["schemas"]["StringConfigItem"];
+            ldap_group_membership_attribute?: components["schemas"]["StringConfigItem"];
+            ldap_group_search_scope?: components["schemas"]["IntegerConfigItem"];
+            ldap_group_attach_parallel?: components["schemas"]["BoolConfigItem"];
         };
         Error: {
             code?: string;
@@ -1065,6 +1747,39 @@ export interface components {
             /** Format: date-time */
             update_time?: string;
         };
+        LdapConf: {
+            ldap_url?: string;
+            ldap_search_dn?: string;
+            ldap_search_password?: string;
+            ldap_base_dn?: string;
+            ldap_filter?: string;
+            ldap_uid?: string;
+            /** Format: int64 */
+            ldap_scope?: number;
+            /** Format: int64 */
+            ldap_connection_timeout?: number;
+            ldap_verify_cert?: boolean;
+            /** @description berth's own key; upgrade an ldap:// connection with StartTLS */
+            ldap_start_tls?: boolean;
+            /** @description berth's own key; a PEM CA trusted besides the system roots */
+            ldap_ca_cert?: string;
+        };
+        LdapFailedImportUser: {
+            uid?: string;
+            error?: string;
+        };
+        LdapImportUsers: {
+            ldap_uid_list?: string[];
+        };
+        LdapPingResult: {
+            success?: boolean;
+            message?: string;
+        };
+        LdapUser: {
+            username?: string;
+            realname?: string;
+            email?: string;
+        };
         NativeReportSummary: {
             report_id?: string;
             scan_status?: string;
@@ -1081,6 +1796,14 @@ export interface components {
         };
         NewTag: {
             name: string;
+        };
+        OIDCCliSecretReq: {
+            secret?: string;
+        };
+        UserGroupSearchItem: {
+            id?: number;
+            group_name?: string;
+            group_type?: number;
         };
         OIDCUserInfo: {
             /** Format: int */
@@ -1472,7 +2195,18 @@ export interface components {
             };
         };
     };
-    parameters: never;
+    parameters: {
+        scanProjectName: string;
+        /** @description The project's name, or its id unless X-Is-Resource-Name is true */
+        scanProjectNameOrID: string;
+        /** @description The repository without its project, a '/' inside it encoded as %252F */
+        scanRepositoryName: string;
+        /** @description A tag or a digest */
+        scanReference: string;
+        registrationID: string;
+        scanPage: number;
+        scanPageSize: number;
+    };
     requestBodies: never;
     headers: {
         /** @description How many items match, over every page */
@@ -1720,6 +2454,110 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    searchLdapGroup: {
+        parameters: {
+            query?: {
+                groupname?: string;
+                groupdn?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserGroup"][];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    pingLdap: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["LdapConf"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LdapPingResult"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    importLdapUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LdapImportUsers"];
+            };
+        };
+        responses: {
+            /** @description Every user was imported */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Some users were not imported (not in the directory, already imported, or a name berth cannot use); the others were */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LdapFailedImportUser"][];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    searchLdapUser: {
+        parameters: {
+            query?: {
+                username?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LdapUser"][];
+                };
             };
             default: components["responses"]["Error"];
         };
@@ -2419,7 +3257,10 @@ export interface operations {
                 with_accessory?: boolean;
                 with_inherited_accessory?: boolean;
             };
-            header?: never;
+            header?: {
+                /** @description The report MIME types scan_overview shows, comma-separated; Harbor's v1.1 and v1.0 reports by default */
+                "X-Accept-Vulnerabilities"?: string;
+            };
             path: {
                 project_name: string;
                 repository_name: string;
@@ -2481,7 +3322,10 @@ export interface operations {
                 with_signature?: boolean;
                 with_immutable_status?: boolean;
             };
-            header?: never;
+            header?: {
+                /** @description The report MIME types scan_overview shows, comma-separated; Harbor's v1.1 and v1.0 reports by default */
+                "X-Accept-Vulnerabilities"?: string;
+            };
             path: {
                 project_name: string;
                 repository_name: string;
@@ -2566,19 +3410,21 @@ export interface operations {
                 project_name: string;
                 repository_name: string;
                 reference: string;
-                addition: "build_history" | "values.yaml" | "readme.md" | "dependencies" | "sbom" | "license" | "files";
+                addition: "build_history" | "values.yaml" | "readme.md" | "dependencies" | "vulnerabilities" | "sbom" | "license" | "files";
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
+            /** @description The addition; for vulnerabilities, the full scan reports by report MIME type */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": string;
+                    "application/json": string | {
+                        [key: string]: Record<string, never>;
+                    };
                 };
             };
             default: components["responses"]["Error"];
@@ -2977,7 +3823,10 @@ export interface operations {
     };
     RobotPullSecret: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description json (the default) for the Secret as JSON, yaml for it as YAML, kubectl for the `kubectl create secret docker-registry` command that makes it */
+                format?: "json" | "yaml" | "kubectl";
+            };
             header?: never;
             path: {
                 robot_id: number;
@@ -3015,6 +3864,8 @@ export interface operations {
                             [key: string]: string;
                         };
                     };
+                    "application/yaml": string;
+                    "text/plain": string;
                 };
             };
             default: components["responses"]["Error"];
@@ -3227,6 +4078,56 @@ export interface operations {
             default: components["responses"]["Error"];
         };
     };
+    getOIDCInfo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        redirect_url?: string;
+                        login_url?: string;
+                    };
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    pingOIDC: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    url?: string;
+                    verify_cert?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
     getSystemInfo: {
         parameters: {
             query?: never;
@@ -3314,6 +4215,155 @@ export interface operations {
             201: {
                 headers: {
                     Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    listUserGroups: {
+        parameters: {
+            query?: {
+                page?: number;
+                page_size?: number;
+                ldap_group_dn?: string;
+                /** @description a substring of the name */
+                group_name?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Total-Count": components["headers"]["X-Total-Count"];
+                    Link: components["headers"]["Link"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserGroup"][];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    createUserGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserGroup"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    searchUserGroups: {
+        parameters: {
+            query: {
+                page?: number;
+                page_size?: number;
+                groupname: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Total-Count": components["headers"]["X-Total-Count"];
+                    Link: components["headers"]["Link"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserGroupSearchItem"][];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    getUserGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserGroup"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    updateUserGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserGroup"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    deleteUserGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -3462,6 +4512,54 @@ export interface operations {
             default: components["responses"]["Error"];
         };
     };
+    setCliSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OIDCCliSecretReq"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OIDCCliSecretReq"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    revokeCliSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
     updateUserPassword: {
         parameters: {
             query?: never;
@@ -3501,6 +4599,673 @@ export interface operations {
                 "application/json": components["schemas"]["UserSysAdminFlag"];
             };
         };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    scanArtifact: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_name: components["parameters"]["scanProjectName"];
+                /** @description The repository without its project, a '/' inside it encoded as %252F */
+                repository_name: components["parameters"]["scanRepositoryName"];
+                /** @description A tag or a digest */
+                reference: components["parameters"]["scanReference"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ScanType"];
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    stopScanArtifact: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_name: components["parameters"]["scanProjectName"];
+                /** @description The repository without its project, a '/' inside it encoded as %252F */
+                repository_name: components["parameters"]["scanRepositoryName"];
+                /** @description A tag or a digest */
+                reference: components["parameters"]["scanReference"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ScanType"];
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    getReportLog: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_name: components["parameters"]["scanProjectName"];
+                /** @description The repository without its project, a '/' inside it encoded as %252F */
+                repository_name: components["parameters"]["scanRepositoryName"];
+                /** @description A tag or a digest */
+                reference: components["parameters"]["scanReference"];
+                report_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    listScanners: {
+        parameters: {
+            query?: {
+                page?: components["parameters"]["scanPage"];
+                page_size?: components["parameters"]["scanPageSize"];
+                q?: string;
+                sort?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Total-Count"?: number;
+                    Link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScannerRegistration"][];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    createScanner: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScannerRegistrationReq"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    pingScanner: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScannerRegistrationReq"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    getScanner: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                registration_id: components["parameters"]["registrationID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScannerRegistration"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    updateScanner: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                registration_id: components["parameters"]["registrationID"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScannerRegistrationReq"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    deleteScanner: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                registration_id: components["parameters"]["registrationID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The deleted registration */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScannerRegistration"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    setScannerAsDefault: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                registration_id: components["parameters"]["registrationID"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IsDefault"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    getScannerMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                registration_id: components["parameters"]["registrationID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScannerAdapterMetadata"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    getScannerOfProject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's name, or its id unless X-Is-Resource-Name is true */
+                project_name_or_id: components["parameters"]["scanProjectNameOrID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScannerRegistration"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    setScannerOfProject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's name, or its id unless X-Is-Resource-Name is true */
+                project_name_or_id: components["parameters"]["scanProjectNameOrID"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProjectScanner"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    listScannerCandidatesOfProject: {
+        parameters: {
+            query?: {
+                page?: components["parameters"]["scanPage"];
+                page_size?: components["parameters"]["scanPageSize"];
+                q?: string;
+                sort?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The project's name, or its id unless X-Is-Resource-Name is true */
+                project_name_or_id: components["parameters"]["scanProjectNameOrID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Total-Count"?: number;
+                    Link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScannerRegistration"][];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    getSystemCVEAllowlist: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CVEAllowlist"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    putSystemCVEAllowlist: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CVEAllowlist"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    getScanAllSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Schedule"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    updateScanAllSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Schedule"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    createScanAllSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Schedule"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    stopScanAll: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    getLatestScanAllMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Stats"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    getLatestScheduledScanAllMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Stats"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    getArtifactSignatures: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_name: string;
+                repository_name: string;
+                reference: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BerthSignature"][];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    listTrustKeys: {
+        parameters: {
+            query?: never;
+            header?: {
+                "X-Is-Resource-Name"?: boolean;
+            };
+            path: {
+                project_name_or_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BerthTrustKey"][];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    addTrustKey: {
+        parameters: {
+            query?: never;
+            header?: {
+                "X-Is-Resource-Name"?: boolean;
+            };
+            path: {
+                project_name_or_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    type: "cosign" | "notation";
+                    name: string;
+                    pem: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    getTrustKey: {
+        parameters: {
+            query?: never;
+            header?: {
+                "X-Is-Resource-Name"?: boolean;
+            };
+            path: {
+                project_name_or_id: string;
+                key_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BerthTrustKey"];
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    deleteTrustKey: {
+        parameters: {
+            query?: never;
+            header?: {
+                "X-Is-Resource-Name"?: boolean;
+            };
+            path: {
+                project_name_or_id: string;
+                key_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
         responses: {
             /** @description OK */
             200: {

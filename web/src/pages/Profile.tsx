@@ -1,7 +1,8 @@
 import { useState, type FormEvent } from 'react';
 import { api } from '../api';
 import { useSession } from '../session';
-import { Button, CopyButton, ErrorText, Field } from '../components/ui';
+import { Button, ErrorText, Field } from '../components/ui';
+import CliSecret from './CliSecret';
 import { useAction } from '../components/hooks';
 import { useToast } from '../components/Toasts';
 
@@ -17,7 +18,6 @@ export default function Profile() {
   const [newPw, setNewPw] = useState('');
   const [confirmPw, setConfirmPw] = useState('');
   const pw = useAction();
-  const [showSecret, setShowSecret] = useState(false);
   if (!user) return null;
 
   const saveProfile = async (e: FormEvent) => {
@@ -74,14 +74,7 @@ export default function Profile() {
         </Button>
       </form>
 
-      {secret !== undefined ? (
-        <section className="card" aria-label="CLI secret">
-          <h2>CLI secret</h2>
-          <p>Use it as the password for docker login and other clients.</p>
-          <code className="secret">{showSecret ? secret : '••••••••••••••••'}</code>{' '}
-          <Button onClick={() => setShowSecret(!showSecret)}>{showSecret ? 'Hide' : 'Show'}</Button> <CopyButton text={secret} label="Copy secret" wide />
-        </section>
-      ) : null}
+      {secret !== undefined ? <CliSecret userId={user.user_id!} secret={secret} onChanged={() => void reload()} /> : null}
 
       {localPassword ? (
       <form onSubmit={(e) => void changePw(e)} aria-label="Change password" className="card">

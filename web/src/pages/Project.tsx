@@ -12,6 +12,7 @@ import Members from './project/Members';
 import Robots from './project/Robots';
 import Logs from './project/Logs';
 import Configuration from './project/Configuration';
+import ProjectSecurity from './project/Security';
 
 /** A project's page: tabs for what the user may see in it. */
 export default function ProjectPage({ params }: { params: Record<string, string> }) {
@@ -56,7 +57,12 @@ export default function ProjectPage({ params }: { params: Record<string, string>
         {tab === 'members' ? <Members project={p} can={can} /> : null}
         {tab === 'robots' ? <Robots project={p} can={can} /> : null}
         {tab === 'logs' ? <Logs project={p} /> : null}
-        {tab === 'configuration' ? <Configuration project={p} can={can} onSaved={project.reload} /> : null}
+        {tab === 'configuration' ? (
+          <>
+            <Configuration project={p} can={can} onSaved={project.reload} />
+            <ProjectSecurity project={p} can={can} onSaved={project.reload} />
+          </>
+        ) : null}
         {tab === 'summary' ? <Summary name={name} /> : null}
       </Tabs>
     </div>

@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { api, type Artifact } from '../api';
 import { Link, setQuery, useLocation } from '../router';
+import { ScanCell, SignedCell } from '../components/Security';
 import { useAction, useLoad } from '../components/hooks';
 import { Tabs } from '../components/Tabs';
 import { Pager, Table, type Column } from '../components/Table';
@@ -104,25 +105,6 @@ function Info({ project, repo, can }: { project: string; repo: string; can: Can 
 
 function tagNames(a: Artifact): string[] {
   return (a.tags ?? []).map((t) => t.name ?? '').filter(Boolean);
-}
-
-function signed(a: Artifact): boolean {
-  return [...(a.accessories ?? []), ...(a.inherited_accessories ?? [])].some((x) => (x.type ?? '').startsWith('signature'));
-}
-
-function Vulns({ a }: { a: Artifact }) {
-  const reports = Object.values(a.scan_overview ?? {});
-  const r = reports[0];
-  if (!r) return <span className="muted">Not scanned</span>;
-  if (r.scan_status && r.scan_status !== 'Success') return <span className="badge">{r.scan_status}</span>;
-  const s = r.summary;
-  if (!s || !s.total) return <span className="badge ok">No vulnerabilities</span>;
-  const parts = Object.entries(s.summary ?? {}).map(([sev, n]) => `${n} ${sev}`);
-  return (
-    <span className={`badge sev-${(r.severity ?? '').toLowerCase()}`} title={parts.join(', ')}>
-      {s.total} total{s.fixable ? `, ${s.fixable} fixable` : ''}
-    </span>
-  );
 }
 
 /** Clients whose pull command the copy buttons produce (remembered). */
@@ -246,9 +228,9 @@ function Artifacts({ project, repo, can }: { project: string; repo: string; can:
         </span>
       ),
     },
-    { header: 'Signed', render: (a) => (signed(a) ? <span className="badge ok">Signed</span> : <span className="muted">No</span>) },
+    { header: 'Signed', render: (a) => <SignedCell project={project} repo={repo} a={a} /> },
     { header: 'Size', render: (a) => formatSize(a.size), className: 'num' },
-    { header: 'Vulnerabilities', render: (a) => <Vulns a={a} /> },
+    { header: 'Vulnerabilities', render: (a) => <ScanCell project={project} repo={repo} a={a} canScan={can('scan', 'create')} onChange={load.reload} /> },
     {
       header: 'Labels',
       render: (a) => (

@@ -7,12 +7,14 @@ import { ConfirmDialog, Modal } from '../../components/Modal';
 import { Button, ErrorText, Field } from '../../components/ui';
 import { useToast } from '../../components/Toasts';
 import type { Can } from './perms';
+import AddGroupMember, { AddGroupButton } from './AddGroupMember';
 
 export default function Members({ project, can }: { project: Project; can: Can }) {
   const name = project.name ?? '';
   const pg = usePaging();
   const load = useLoad(() => api.members(name, { page: pg.page, pageSize: pg.pageSize }), [name, pg.page, pg.pageSize]);
   const [adding, setAdding] = useState(false);
+  const [addingGroup, setAddingGroup] = useState(false);
   const [removing, setRemoving] = useState<Member | null>(null);
   const roleAct = useAction();
   const rm = useAction();
@@ -71,6 +73,7 @@ export default function Members({ project, can }: { project: Project; can: Can }
             + User
           </Button>
         ) : null}
+        {can('member', 'create') ? <AddGroupButton onClick={() => setAddingGroup(true)} /> : null}
         <Button onClick={load.reload} aria-label="Refresh members">
           ↻
         </Button>
@@ -78,6 +81,16 @@ export default function Members({ project, can }: { project: Project; can: Can }
       <ErrorText error={roleAct.error} />
       <Table label="Members" columns={columns} rows={load.data?.items} rowKey={(m) => m.id ?? 0} loading={load.loading} error={load.error} />
       <Pager page={pg.page} pageSize={pg.pageSize} total={load.data?.total ?? 0} onPage={pg.setPage} onPageSize={pg.setPageSize} />
+      {addingGroup ? (
+        <AddGroupMember
+          project={name}
+          onClose={() => setAddingGroup(false)}
+          onAdded={() => {
+            setAddingGroup(false);
+            load.reload();
+          }}
+        />
+      ) : null}
       {adding ? (
         <AddMember
           project={name}
