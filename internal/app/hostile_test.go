@@ -188,4 +188,3 @@ func trunc(s string) string {
 	}
 	return s
 }
-
