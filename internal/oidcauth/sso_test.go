@@ -344,6 +344,9 @@ func TestOIDCSignIn(t *testing.T) {
 			"/harbor/projects?x=1": "/harbor/projects?x=1",
 			"https://evil.example": "/",
 			"//evil.example/x":     "/",
+			"/\t/evil.example":     "/", // browsers drop tabs and newlines: //evil.example
+			"/\x0b/evil.example":   "/",
+			"/x\x7f":               "/",
 		} {
 			b := newBrowser(t)
 			r := b.get(e.berth + "/c/oidc/login?redirect_url=" + url.QueryEscape(target))
