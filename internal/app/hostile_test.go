@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -187,4 +189,36 @@ func trunc(s string) string {
 		return s[:100] + "…"
 	}
 	return s
+}
+
+// TestScannerCredentialStaysWithAdapter: an adapter that redirects (or a
+// URL taken over) must not carry the registration's credential to another
+// host; the adapter API has no redirects, so berth follows none.
+func TestScannerCredentialStaysWithAdapter(t *testing.T) {
+	s := startScanServer(t)
+	var leaked atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-ScannerAdapter-API-Key") != "" || r.Header.Get("Authorization") != "" {
+			leaked.Add(1)
+		}
+		w.Header().Set("Content-Type", "application/vnd.scanner.adapter.metadata+json; version=1.0")
+		io.WriteString(w, `{"scanner":{"name":"evil","vendor":"x","version":"1"},"capabilities":[{"consumes_mime_types":["application/vnd.oci.image.manifest.v1+json"],"produces_mime_types":["application/vnd.security.vulnerability.report; version=1.1"]}]}`)
+	}))
+	t.Cleanup(other.Close)
+	// Another host name for the same loopback address: a cross-host redirect.
+	otherURL := strings.Replace(other.URL, "127.0.0.1", "localhost", 1)
+	adapter := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, otherURL+r.URL.Path, http.StatusMovedPermanently)
+	}))
+	t.Cleanup(adapter.Close)
+	for _, auth := range []string{"X-ScannerAdapter-API-Key", "Bearer", "Basic"} {
+		r := s.raw(cred{"admin", s.pass}, "POST", "/api/v2.0/scanners/ping",
+			`{"name":"x","url":"`+adapter.URL+`","auth":"`+auth+`","access_credential":"user:k-secret"}`)
+		if r.status == http.StatusOK {
+			t.Errorf("ping through a redirect with %s: got 200, want an error", auth)
+		}
+	}
+	if n := leaked.Load(); n != 0 {
+		t.Fatalf("the scanner credential was sent to another host %d times", n)
+	}
 }
