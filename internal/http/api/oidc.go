@@ -302,6 +302,11 @@ func (h *Handler) oidcPing(w http.ResponseWriter, r *http.Request, p access.Prin
 		h.fail(w, r, errs.New(errs.NotFound, "NOT_FOUND", "OIDC is not available"))
 		return
 	}
+	// The permission check comes before anything about the body is said.
+	if !p.SysAdmin {
+		h.fail(w, r, denied(p, "test an OIDC endpoint"))
+		return
+	}
 	var body oidcPingJSON
 	if err := decode(w, r, &body); err != nil {
 		h.fail(w, r, err)
