@@ -34,8 +34,11 @@ func (s *Service) AddTrustKey(ctx context.Context, p Principal, source string, r
 		return meta.TrustKey{}, err
 	}
 	name = strings.TrimSpace(name)
-	if name == "" || len(name) > 128 {
-		return meta.TrustKey{}, errs.New(errs.Invalid, "", "name must be 1 to 128 characters")
+	if name == "" || len(name) > 128 || !plainText(name) {
+		return meta.TrustKey{}, errs.New(errs.Invalid, "", "name must be 1 to 128 characters of text")
+	}
+	if !plainText(pemText) { // PEM parsing skips leading junk; the text is stored as given
+		return meta.TrustKey{}, errs.New(errs.Invalid, "", "pem must be UTF-8 text without NUL")
 	}
 	k := meta.TrustKey{ProjectID: pr.ID, Type: typ, Name: name, PEM: pemText}
 	switch typ {

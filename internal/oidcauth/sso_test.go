@@ -314,6 +314,25 @@ func TestOIDCSignIn(t *testing.T) {
 		t.Errorf("ping of a non-provider: %d %s", r.status, r.body)
 	}
 	validate(t, "POST", "/system/oidc/ping", r, true)
+	// Hostile pings: only administrators learn anything, even of the body.
+	for _, c := range []struct {
+		body   any
+		basic  []string
+		status int
+	}{
+		{"not an object", nil, 401},
+		{map[string]any{"url": 7}, nil, 401},
+		{map[string]any{"url": e.op.Issuer}, nil, 401},
+		{"not an object", []string{"admin", adminPassword}, 400},
+		{map[string]any{"url": "file:///etc/passwd"}, []string{"admin", adminPassword}, 400},
+		{map[string]any{"url": "javascript:alert(1)"}, []string{"admin", adminPassword}, 400},
+		{map[string]any{"url": e.op.Issuer, "extra": 1}, []string{"admin", adminPassword}, 400},
+	} {
+		if r := e.do(nil, "POST", "/api/v2.0/system/oidc/ping", c.body, c.basic...); r.status != c.status ||
+			!bytes.Contains(r.body, []byte(`{"errors":[{"code":`)) {
+			t.Errorf("ping %v as %v: %d %s, want %d", c.body, c.basic, r.status, r.body, c.status)
+		}
+	}
 
 	alice := newBrowser(t)
 	var aliceSecret string
@@ -344,6 +363,9 @@ func TestOIDCSignIn(t *testing.T) {
 			"/harbor/projects?x=1": "/harbor/projects?x=1",
 			"https://evil.example": "/",
 			"//evil.example/x":     "/",
+			"/\t/evil.example":     "/", // browsers drop tabs and newlines: //evil.example
+			"/\x0b/evil.example":   "/",
+			"/x\x7f":               "/",
 		} {
 			b := newBrowser(t)
 			r := b.get(e.berth + "/c/oidc/login?redirect_url=" + url.QueryEscape(target))

@@ -170,9 +170,13 @@ func (t *tree) keep(lim Limits, name string, layer int, fi fs.FileInfo, r io.Rea
 		t.skipped++
 		return nil
 	}
-	n, err := io.Copy(f, io.LimitReader(r, size))
+	src := &readErr{r: io.LimitReader(r, size)}
+	n, err := io.Copy(f, src)
 	if cerr := f.Close(); err == nil {
 		err = cerr
+	}
+	if src.err != nil { // the layer, not the disk: a truncated or corrupt blob
+		return errs.Wrap(errs.Invalid, src.err, "scan: layer file %s cannot be read", name)
 	}
 	if err != nil {
 		return fmt.Errorf("scan: copy %s: %w", name, err)
@@ -180,6 +184,21 @@ func (t *tree) keep(lim Limits, name string, layer int, fi fs.FileInfo, r io.Rea
 	t.total += n
 	t.files[name] = keptFile{layer: layer, info: fi}
 	return nil
+}
+
+// readErr remembers the error of the reader it wraps, so that a bad
+// layer is told from a failing disk.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (x *readErr) Read(p []byte) (int, error) {
+	n, err := x.r.Read(p)
+	if err != nil && err != io.EOF {
+		x.err = err
+	}
+	return n, err
 }
 
 // remove drops a file kept from a layer below idx.

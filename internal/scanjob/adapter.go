@@ -52,10 +52,14 @@ func (s *Service) backendOf(sc meta.Scanner) (backend, error) {
 }
 
 func (a adapter) client() *http.Client {
-	if !a.reg.SkipCertVerify {
-		return a.s.client
-	}
 	c := *a.s.client
+	// The adapter API has no redirects; following one would carry the
+	// credential (X-ScannerAdapter-API-Key survives cross-host redirects)
+	// elsewhere. A 302 is the adapter's "not ready yet" and is read as is.
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	if !a.reg.SkipCertVerify {
+		return &c
+	}
 	tr, _ := http.DefaultTransport.(*http.Transport)
 	if tr != nil {
 		tr = tr.Clone()

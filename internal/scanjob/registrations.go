@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/berth-registry/berth/internal/access"
 	"github.com/berth-registry/berth/internal/errs"
@@ -43,6 +44,17 @@ func checkSpec(sp *RegistrationSpec) error {
 	}
 	if len(sp.Description) > 1024 || len(sp.AccessCredential) > 4096 {
 		return errs.New(errs.Invalid, "", "description or access_credential too long")
+	}
+	// PostgreSQL refuses NUL and invalid UTF-8 (a 500 otherwise); the
+	// credential goes into a header, where control characters do not belong.
+	control := func(r rune) bool { return r < 0x20 || r == 0x7f }
+	if !utf8.ValidString(sp.Description) || strings.ContainsRune(sp.Description, 0) {
+		return errs.New(errs.Invalid, "", "description must be UTF-8 text without NUL")
+	}
+	for _, f := range []string{sp.Name, sp.URL, sp.AccessCredential} {
+		if !utf8.ValidString(f) || strings.ContainsFunc(f, control) {
+			return errs.New(errs.Invalid, "", "name, url and access_credential must be text without control characters")
+		}
 	}
 	u, err := url.Parse(sp.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {

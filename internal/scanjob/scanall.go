@@ -293,8 +293,12 @@ func (s *Service) SetSchedule(ctx context.Context, p access.Principal, sc Schedu
 		return errs.New(errs.Invalid, "", "schedule.type must be None, Hourly, Daily, Weekly, Custom or Manual, got %q", clip(sc.Type))
 	}
 	if sc.Type != gc.ScheduleNone {
-		if _, err := gc.ParseCron(sc.Cron); err != nil {
+		cr, err := gc.ParseCron(sc.Cron)
+		if err != nil {
 			return errs.New(errs.Invalid, "", "schedule.cron: %v", err)
+		}
+		if cr.Next(time.Now()).IsZero() { // as the GC schedule: a cron that never fires is a mistake
+			return errs.New(errs.Invalid, "", "schedule.cron %q never fires", clip(sc.Cron))
 		}
 	}
 	old, _ := s.schedule(ctx)

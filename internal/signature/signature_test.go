@@ -314,3 +314,31 @@ func FuzzInspectEnvelope(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseTrust feeds arbitrary text (a project admin's upload) to the
+// trust-key parsers: a key or root is accepted only as one whole PEM
+// block of the right type.
+func FuzzParseTrust(f *testing.F) {
+	ca, err := st.NewCA("fuzz")
+	if err != nil {
+		f.Fatal(err)
+	}
+	key, _ := st.NewCosignKey()
+	for _, s := range []string{key.PublicPEM(), ca.RootPEM(), "junk\n" + key.PublicPEM(), key.PublicPEM() + ca.RootPEM(),
+		"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		trimmed := strings.TrimSpace(text)
+		if k, err := signature.ParseKey("k", text); err == nil {
+			if k.Fingerprint == "" || !strings.HasPrefix(trimmed, "-----BEGIN PUBLIC KEY-----") {
+				t.Fatalf("accepted key %q with fingerprint %q", text, k.Fingerprint)
+			}
+		}
+		if r, err := signature.ParseRoot("r", text); err == nil {
+			if r.Fingerprint == "" || !r.Cert.IsCA || !strings.HasPrefix(trimmed, "-----BEGIN CERTIFICATE-----") {
+				t.Fatalf("accepted root %q", text)
+			}
+		}
+	})
+}

@@ -44,8 +44,10 @@ func ParseKey(name, pemText string) (Key, error) {
 	if len(pemText) > maxPEM {
 		return Key{}, fmt.Errorf("key %q: longer than %d bytes", name, maxPEM)
 	}
-	b, _ := pem.Decode([]byte(strings.TrimSpace(pemText)))
-	if b == nil || b.Type != "PUBLIC KEY" {
+	// pem.Decode skips text before the block; a key is the block alone.
+	b, rest := pem.Decode([]byte(strings.TrimSpace(pemText)))
+	if b == nil || b.Type != "PUBLIC KEY" || len(strings.TrimSpace(string(rest))) > 0 ||
+		!strings.HasPrefix(strings.TrimSpace(pemText), "-----BEGIN") {
 		return Key{}, fmt.Errorf(`key %q: want one PEM block "PUBLIC KEY"`, name)
 	}
 	pub, err := x509.ParsePKIXPublicKey(b.Bytes)
@@ -72,7 +74,7 @@ func ParseRoot(name, pemText string) (Root, error) {
 		return Root{}, fmt.Errorf("certificate %q: longer than %d bytes", name, maxPEM)
 	}
 	b, rest := pem.Decode([]byte(strings.TrimSpace(pemText)))
-	if b == nil || b.Type != "CERTIFICATE" {
+	if b == nil || b.Type != "CERTIFICATE" || !strings.HasPrefix(strings.TrimSpace(pemText), "-----BEGIN") {
 		return Root{}, fmt.Errorf(`certificate %q: want one PEM block "CERTIFICATE"`, name)
 	}
 	if len(strings.TrimSpace(string(rest))) > 0 {

@@ -183,9 +183,11 @@ func (h *Handler) oidcSignedIn(w http.ResponseWriter, r *http.Request, p access.
 
 // localPath returns p when it is a path on this site ("/projects?x=1"),
 // "" otherwise, so that sign-in never sends the browser elsewhere.
+// Browsers drop tabs and newlines from a Location, so "/\t/evil.example"
+// would be "//evil.example": no control characters at all.
 func localPath(p string) string {
 	if len(p) > 2048 || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") ||
-		strings.ContainsAny(p, "\r\n\\") {
+		strings.ContainsAny(p, "\\") || strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return ""
 	}
 	return p
@@ -298,6 +300,11 @@ type oidcPingJSON struct {
 func (h *Handler) oidcPing(w http.ResponseWriter, r *http.Request, p access.Principal) {
 	if h.sys.oidc == nil {
 		h.fail(w, r, errs.New(errs.NotFound, "NOT_FOUND", "OIDC is not available"))
+		return
+	}
+	// The permission check comes before anything about the body is said.
+	if !p.SysAdmin {
+		h.fail(w, r, denied(p, "test an OIDC endpoint"))
 		return
 	}
 	var body oidcPingJSON

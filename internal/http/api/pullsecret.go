@@ -80,7 +80,7 @@ func (h *Handler) robotPullSecret(w http.ResponseWriter, r *http.Request, p acce
 	switch format {
 	case "", "json", "yaml", "kubectl":
 	default:
-		h.fail(w, r, errs.New(errs.Invalid, "", "format %q is not json, yaml or kubectl", format))
+		h.fail(w, r, errs.New(errs.Invalid, "", "format %q is not json, yaml or kubectl", truncate(format)))
 		return
 	}
 	var body pullSecretReqJSON
@@ -100,11 +100,11 @@ func (h *Handler) robotPullSecret(w http.ResponseWriter, r *http.Request, p acce
 		body.Namespace = "default"
 	}
 	if !dns1123.MatchString(body.Namespace) {
-		h.fail(w, r, errs.New(errs.Invalid, "", "namespace %q is not a valid Kubernetes namespace", body.Namespace))
+		h.fail(w, r, errs.New(errs.Invalid, "", "namespace %q is not a valid Kubernetes namespace", truncate(body.Namespace)))
 		return
 	}
 	if body.Name != "" && (len(body.Name) > 253 || !dns1123Sub.MatchString(body.Name)) {
-		h.fail(w, r, errs.New(errs.Invalid, "", "name %q is not a valid Kubernetes Secret name", body.Name))
+		h.fail(w, r, errs.New(errs.Invalid, "", "name %q is not a valid Kubernetes Secret name", truncate(body.Name)))
 		return
 	}
 	host := body.Registry
@@ -113,7 +113,7 @@ func (h *Handler) robotPullSecret(w http.ResponseWriter, r *http.Request, p acce
 		host = base[strings.Index(base, "://")+3:]
 		host, _, _ = strings.Cut(host, "/")
 	} else if !registryHost.MatchString(host) {
-		h.fail(w, r, errs.New(errs.Invalid, "", "registry %q is not a host[:port]", host))
+		h.fail(w, r, errs.New(errs.Invalid, "", "registry %q is not a host[:port]", truncate(host)))
 		return
 	}
 	rb, err := h.acc.GetRobot(r.Context(), p, id)
