@@ -331,8 +331,11 @@ func TestWorkersShareQueue(t *testing.T) {
 		})
 		srv := httptest.NewServer(mux)
 		t.Cleanup(srv.Close)
-		e := newWorkerEnv(t, dsn, srv.URL, WithWorkers(2))
-		e.node(WithWorkers(2))
+		// Exactly once holds while leases are renewed in time; a lease long
+		// enough for a loaded machine keeps takeovers (TestWorkerTakeover)
+		// out of this test.
+		e := newWorkerEnv(t, dsn, srv.URL, WithWorkers(2), WithLease(time.Minute))
+		e.node(WithWorkers(2), WithLease(time.Minute))
 		ctx := context.Background()
 		const images = 12
 		for i := range images {
