@@ -132,3 +132,49 @@ export async function docker(args: string[], opts: { input?: string; config?: st
     throw new Error(`docker ${args.join(' ')}: ${x.stderr || x.message}`);
   }
 }
+
+export interface OIDCProvider {
+  issuer: string;
+  stop: () => Promise<void>;
+}
+
+/**
+ * startOIDCProvider builds and starts the test OpenID provider
+ * (internal/testutil/oidctest/cmd/oidc-provider: zitadel/oidc's example
+ * OP) on a free loopback port, with client "berth" / "berth-secret" for
+ * redirect and users as "name:password:group,group".
+ */
+export async function startOIDCProvider(redirect: string, users: string[]): Promise<OIDCProvider> {
+  const bin = join(repoRoot, '.tmp/oidc-provider');
+  await run('go', ['build', '-o', bin, './internal/testutil/oidctest/cmd/oidc-provider'], { cwd: repoRoot, env: { ...process.env, CGO_ENABLED: '0' }, timeout: 300_000 });
+  const args = ['-redirect', redirect, ...users.flatMap((u) => ['-user', u])];
+  // Its standard input stays open; the provider ends when it closes (with this process at the latest).
+  const proc = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let exited = false;
+  proc.once('exit', () => (exited = true));
+  let err = '';
+  proc.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const issuer = await new Promise<string>((res, rej) => {
+    let out = '';
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      const nl = out.indexOf('\n');
+      if (nl >= 0) {
+        proc.stdout?.off('data', onData);
+        res(out.slice(0, nl).trim());
+      }
+    };
+    proc.stdout?.on('data', onData);
+    proc.once('exit', (code) => rej(new Error(`oidc-provider exited (${code}): ${err}`)));
+  });
+  return {
+    issuer,
+    stop: async () => {
+      if (!exited) {
+        const done = new Promise((r) => proc.once('exit', r));
+        proc.kill('SIGTERM');
+        await done;
+      }
+    },
+  };
+}

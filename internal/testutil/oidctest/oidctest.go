@@ -69,6 +69,15 @@ func StartOn(t testing.TB, l net.Listener, issuer string, clients ...*storage.Cl
 
 func start(t testing.TB, l net.Listener, issuer string, tls bool, clients ...*storage.Client) *Provider {
 	t.Helper()
+	p := Serve(l, issuer, tls, clients...)
+	t.Cleanup(p.Close)
+	return p
+}
+
+// Serve runs a provider on l that calls itself issuer, over HTTPS with
+// httptest's certificate when tls is set, until Close. Tests use Start;
+// Serve is for programs (cmd/oidc-provider) that have no testing.TB.
+func Serve(l net.Listener, issuer string, tls bool, clients ...*storage.Client) *Provider {
 	us := &users{byID: map[string]*User{}, disabled: map[string]bool{}}
 	cm := map[string]*storage.Client{}
 	for _, c := range clients {
@@ -84,9 +93,11 @@ func start(t testing.TB, l net.Listener, issuer string, tls bool, clients ...*st
 	} else {
 		srv.Start()
 	}
-	t.Cleanup(srv.Close)
 	return &Provider{Issuer: issuer, srv: srv, users: us}
 }
+
+// Close stops the provider.
+func (p *Provider) Close() { p.srv.Close() }
 
 // URL is where the provider is reached.
 func (p *Provider) URL() string { return p.srv.URL }
