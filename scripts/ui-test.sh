@@ -34,6 +34,8 @@ if [[ ! -x /usr/bin/chromium ]]; then
 elif [[ -z ${BERTH_TEST_DOCKER_HOST:-} ]]; then
 	fail "end-to-end: BERTH_TEST_DOCKER_HOST is not set"
 else
+	# Fresh screenshots each run; every e2e file adds its own.
+	rm -rf "${BERTH_UI_SCREENSHOTS:-$repo_root/.tmp/ui-screenshots}"
 	npx vitest run --config vitest.e2e.config.ts || fail "end-to-end"
 fi
 

@@ -45,8 +45,6 @@ function imageTar(name: string, content: string): string {
 }
 
 beforeAll(async () => {
-  // Fresh screenshots each run, so the last check sees this run's files.
-  rmSync(screenshotDir, { recursive: true, force: true });
   berth = await startBerth();
   ({ browser, close: closeBrowser } = await launchBrowser());
   ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
