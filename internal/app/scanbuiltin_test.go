@@ -137,6 +137,14 @@ func TestBuiltinScanner(t *testing.T) {
 	if !strings.Contains(string(r.body), `"spdxVersion"`) || !strings.Contains(string(r.body), "libssl3") {
 		t.Fatalf("sbom document: %.300s", r.body)
 	}
+	// The API serves the same bytes as a download (Harbor's sbom addition).
+	blob := r.body
+	r = s.do("GET", "/api/v2.0/projects/auto/repositories/app/artifacts/"+sbomDigest+"/additions/sbom", nil)
+	s.expect(r, http.StatusOK, "sbom addition")
+	if !bytes.Equal(r.body, blob) || r.header.Get("Content-Type") != scan.MediaTypeSPDX ||
+		r.header.Get("Content-Disposition") != "attachment; filename=sbom.spdx.json" {
+		t.Fatalf("sbom addition: %s %s, %d bytes (blob %d)", r.header.Get("Content-Type"), r.header.Get("Content-Disposition"), len(r.body), len(blob))
+	}
 
 	// Scan all: every image again, with metrics.
 	s.expect(s.do("POST", "/api/v2.0/system/scanAll/schedule", map[string]any{"schedule": map[string]string{"type": "Manual"}}),

@@ -36,7 +36,7 @@ const (
 // produce for an artifact are answered as absent.
 var knownAdditions = map[string]bool{
 	AdditionBuildHistory: true, AdditionValues: true, AdditionReadme: true, AdditionDependencies: true,
-	"sbom": true, "license": true, "files": true,
+	AdditionSBOM: true, "license": true, "files": true,
 }
 
 // Limits on what is read from blobs.
@@ -166,6 +166,7 @@ func (s *Service) computeExtraAttrs(ctx context.Context, m *oci.Manifest, kind s
 type Addition struct {
 	ContentType string
 	Content     []byte
+	Filename    string // when set, served as an attachment of this name
 }
 
 func additionAbsent(name, ref string) error {
@@ -174,8 +175,9 @@ func additionAbsent(name, ref string) error {
 
 // Addition returns addition name of artifact ref (a tag or a digest) of
 // repository name: an image's build history (JSON); a chart's
-// values.yaml, readme.md or dependencies (JSON). NotFound when the
-// artifact has no such addition.
+// values.yaml, readme.md or dependencies (JSON); an SBOM artifact's
+// document (sbomaddition.go). NotFound when the artifact has no such
+// addition.
 func (s *Service) Addition(ctx context.Context, name, ref, addition string) (Addition, error) {
 	if !knownAdditions[addition] {
 		return Addition{}, errs.New(errs.Invalid, "", "unknown addition %q", truncate(addition))
@@ -183,6 +185,13 @@ func (s *Service) Addition(ctx context.Context, name, ref, addition string) (Add
 	a, err := s.GetArtifact(ctx, name, ref, ArtifactOptions{})
 	if err != nil {
 		return Addition{}, err
+	}
+	if addition == AdditionSBOM {
+		m, err := oci.ParseManifest(a.MediaType, a.Content)
+		if err != nil {
+			return Addition{}, additionAbsent(addition, ref)
+		}
+		return s.sbomAddition(ctx, m, ref)
 	}
 	offered := false
 	for _, n := range a.Additions {

@@ -165,7 +165,7 @@ describe('security features in the UI', () => {
     expect(await table.getByRole('row').nth(1).getByRole('cell').first().textContent()).toBe('CVE-2099-0003');
   });
 
-  test('generate an SBOM, and oras pulls it with the command the page gives', async () => {
+  test('generate an SBOM, download it, and oras pulls it with the command the page gives', async () => {
     await page.goto(v1Page);
     await page.getByRole('tab', { name: 'SBOM' }).click();
     await page.getByText('No SBOM generated.').waitFor();
@@ -188,7 +188,17 @@ describe('security features in the UI', () => {
     execFileSync(join(repoRoot, '.tmp/tools/oras'), [...cmd.split(' ').slice(1), '--plain-http', '-u', 'admin', '-p', berth.password, '-o', out], { stdio: 'pipe' });
     const files = readdirSync(out);
     expect(files.length).toBe(1);
-    expect(JSON.parse(readFileSync(join(out, files[0]!), 'utf8'))).toBeTypeOf('object');
+    const pulled = readFileSync(join(out, files[0]!));
+    expect(JSON.parse(pulled.toString('utf8'))).toBeTypeOf('object');
+
+    // Download: the session fetches the same document through the API.
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download SBOM' }).click()]);
+    expect(dl.suggestedFilename()).toMatch(/^sbom\.(spdx|cdx)\.json$/);
+    const saved = join(work, 'downloaded-' + dl.suggestedFilename());
+    await dl.saveAs(saved);
+    const doc = JSON.parse(readFileSync(saved, 'utf8')) as { spdxVersion?: string; bomFormat?: string };
+    expect(doc.spdxVersion?.startsWith('SPDX-') || doc.bomFormat === 'CycloneDX').toBe(true);
+    expect(readFileSync(saved).equals(pulled)).toBe(true);
   });
 
   test('Interrogation Services shows the built-in scanner and its database', async () => {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -370,6 +371,10 @@ func (h *Handler) getAddition(w http.ResponseWriter, r *http.Request, p access.P
 	}
 	w.Header().Set("Content-Type", add.ContentType)
 	w.Header().Set("Content-Length", strconv.Itoa(len(add.Content)))
+	if add.Filename != "" {
+		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": add.Filename}))
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+	}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(add.Content)
 }

@@ -498,7 +498,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** An artifact addition (build history, readme, values, dependencies) */
+        /**
+         * An artifact addition (build history, readme, values, dependencies, SBOM)
+         * @description The addition's raw content in its own Content-Type. sbom, as in Harbor, is asked of an SBOM artifact (reference is its digest, such as sbom_overview.sbom_digest): an accessory whose artifactType is application/spdx+json, application/vnd.cyclonedx+json or application/vnd.goharbor.harbor.sbom.v1 with one layer. The answer is that layer's bytes, as an attachment (Content-Disposition names the file after the layer's org.opencontainers.image.title) in the layer's media type (application/json for Harbor's type). 404 when the artifact is not an SBOM; 413 when the document is over 32 MiB. Readers of the project may download it (anyone, in a public project).
+         */
         get: operations["getAddition"];
         put?: never;
         post?: never;
@@ -3419,12 +3422,16 @@ export interface operations {
             /** @description The addition; for vulnerabilities, the full scan reports by report MIME type */
             200: {
                 headers: {
+                    /** @description For sbom, attachment with the document's file name */
+                    "Content-Disposition"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": string | {
                         [key: string]: Record<string, never>;
                     };
+                    "application/spdx+json": Record<string, never>;
+                    "application/vnd.cyclonedx+json": Record<string, never>;
                 };
             };
             default: components["responses"]["Error"];

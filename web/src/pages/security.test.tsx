@@ -136,6 +136,33 @@ describe('artifacts: scanning and signatures', () => {
     expect(sent.find((s) => s.method === 'POST')!.body).toBe('{"scan_type":"sbom"}');
   });
 
+  test('the SBOM tab downloads the document through the API', async () => {
+    const S = 'sha256:' + 'e'.repeat(64);
+    stubAPI({
+      ...base,
+      'GET /api/v2.0/users/current/permissions': { body: [] },
+      [`GET ${artPath(A)}`]: { body: { digest: A, project_id: 3, sbom_overview: { scan_status: 'Success', sbom_digest: S } } },
+    });
+    at(`/projects/lib/artifact/${encodeURIComponent(A)}/team/app?tab=sbom`);
+    const dl = await screen.findByRole('link', { name: 'Download SBOM' });
+    expect(dl.getAttribute('href')).toBe(`${artPath(S)}/additions/sbom`);
+    expect(dl.hasAttribute('download')).toBe(true);
+    // The command stays as the alternative; no Generate button without the permission.
+    expect(screen.getByRole('button', { name: 'Copy SBOM download command' })).toBeTruthy();
+    expect(screen.queryByRole('button', { name: 'Generate SBOM again' })).toBeNull();
+  });
+
+  test('the SBOM tab offers no download before an SBOM exists', async () => {
+    stubAPI({
+      ...base,
+      'GET /api/v2.0/users/current/permissions': { body: [] },
+      [`GET ${artPath(A)}`]: { body: { digest: A, project_id: 3, sbom_overview: { scan_status: 'Running' } } },
+    });
+    at(`/projects/lib/artifact/${encodeURIComponent(A)}/team/app?tab=sbom`);
+    expect(await screen.findByText('SBOM: Running')).toBeTruthy();
+    expect(screen.queryByRole('link', { name: 'Download SBOM' })).toBeNull();
+  });
+
   test('the signatures tab shows who signed, when, and the key that verified it', async () => {
     stubAPI({
       ...base,

@@ -1,7 +1,7 @@
 // An artifact's security view: its vulnerability report, its signatures
 // (checked against the project's trusted keys) and its SBOM.
 import { useState } from 'react';
-import { api, VULN_REPORT_MIME, type Artifact, type Signature, type Vulnerability } from '../../api';
+import { API_PREFIX, api, fillPath, VULN_REPORT_MIME, type Artifact, type Signature, type Vulnerability } from '../../api';
 import { Link, setQuery, useLocation } from '../../router';
 import { useAction, useLoad } from '../../components/hooks';
 import { Tabs } from '../../components/Tabs';
@@ -230,8 +230,9 @@ function Signatures({ project, repo, digest }: { project: string; repo: string; 
 
 /**
  * SBOM generates one (scan_type sbom) and shows where it is: an accessory
- * artifact, which registry clients fetch (the session cannot read /v2, so
- * the page gives the command rather than a download).
+ * artifact. Download fetches its document through the API (Harbor's sbom
+ * addition of the SBOM artifact; the session cannot read /v2), and the page
+ * gives the oras command that pulls it with registry credentials.
  */
 function SBOM({ project, repo, a, canScan, onChange }: { project: string; repo: string; a: Artifact; canScan: boolean; onChange: () => void }) {
   const o = a.sbom_overview;
@@ -242,6 +243,14 @@ function SBOM({ project, repo, a, canScan, onChange }: { project: string; repo: 
     if (await gen.run(async () => (await api.scan(project, repo, digest, 'sbom'), true))) onChange();
   };
   const pull = o?.sbom_digest ? `oras pull ${registryHost()}/${project}/${repo}@${o.sbom_digest}` : '';
+  const href = o?.sbom_digest
+    ? API_PREFIX +
+      fillPath('/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/additions/sbom', {
+        project_name: project,
+        repository_name: repo,
+        reference: o.sbom_digest,
+      })
+    : '';
   return (
     <section aria-label="SBOM">
       {!o || !o.scan_status ? (
@@ -254,7 +263,11 @@ function SBOM({ project, repo, a, canScan, onChange }: { project: string; repo: 
       )}
       {o?.sbom_digest ? (
         <p>
-          SBOM artifact <code title={o.sbom_digest}>{shortDigest(o.sbom_digest)}</code>. Download it with <code>{pull}</code> <CopyButton text={pull} label="Copy SBOM download command" />
+          SBOM artifact <code title={o.sbom_digest}>{shortDigest(o.sbom_digest)}</code>.{' '}
+          <a className="btn" href={href} download aria-label="Download SBOM">
+            Download
+          </a>{' '}
+          Or pull it with <code>{pull}</code> <CopyButton text={pull} label="Copy SBOM download command" />
         </p>
       ) : null}
       <div className="toolbar">
