@@ -2,12 +2,14 @@
 // history and overview, global labels and project quotas, against a
 // stubbed API: what the pages show and what they send.
 import { describe, expect, test } from 'vitest';
-import { render, screen } from '@testing-library/react';
+import { render, screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import App from '../App';
 import { stubAPI } from '../test/stub';
 
 const admin = { user_id: 1, username: 'admin', sysadmin_flag: true };
+const project = { project_id: 3, name: 'lib', metadata: { public: 'false' }, current_user_role_id: 1, repo_count: 1 };
+const all = (resources: string[]) => resources.flatMap((r) => ['read', 'list', 'create', 'update', 'delete', 'pull', 'push'].map((action) => ({ resource: r, action })));
 const base = { 'GET /api/v2.0/systeminfo': { body: { auth_mode: 'db_auth' } }, 'GET /api/v2.0/users/current': { body: admin } };
 
 function at(path: string) {
@@ -55,4 +57,76 @@ describe('administration → configuration', () => {
     await user.click(screen.getByRole('button', { name: 'Save' }));
     expect(await screen.findByText('Bad prefix')).toBeTruthy();
   }, 20_000);
+});
+
+describe('robot accounts: edit after creation', () => {
+  const ci = {
+    id: 9,
+    name: 'robot$lib+ci',
+    description: 'old',
+    level: 'project',
+    duration: 30,
+    disable: true,
+    expires_at: Math.floor(Date.now() / 1000) + 10 * 86400,
+    permissions: [{ kind: 'project', namespace: 'lib', access: [{ resource: 'repository', action: 'pull' }] }],
+  };
+
+  test('a project robot: disabled is shown; description, expiry and permissions are sent with PUT', async () => {
+    const user = userEvent.setup();
+    const sent = stubAPI({
+      ...base,
+      'GET /api/v2.0/projects/lib': { body: project },
+      'GET /api/v2.0/projects/lib/summary': { body: {} },
+      'GET /api/v2.0/users/current/permissions': { body: all(['robot', 'member', 'repository']) },
+      'GET /api/v2.0/robots': { body: [ci], headers: { 'X-Total-Count': '1' } },
+      'PUT /api/v2.0/robots/9': { status: 200 },
+    });
+    at('/projects/lib?tab=robots');
+    const row = (await screen.findByText('robot$lib+ci')).closest('tr')!;
+    expect(within(row).getByText('Disabled')).toBeTruthy();
+    await user.click(within(row).getByRole('button', { name: 'Edit robot$lib+ci' }));
+    const dialog = screen.getByRole('dialog', { name: 'Edit robot$lib+ci' });
+    expect((within(dialog).getByLabelText('pull repository') as HTMLInputElement).checked).toBe(true);
+    await user.clear(within(dialog).getByLabelText('Description'));
+    await user.type(within(dialog).getByLabelText('Description'), 'builds');
+    await user.click(within(dialog).getByLabelText('Never expires'));
+    await user.click(within(dialog).getByLabelText('push repository'));
+    await user.click(within(dialog).getByRole('button', { name: 'Save' }));
+    await screen.findByText('Saved robot$lib+ci');
+    const put = sent.find((s) => s.method === 'PUT')!;
+    const body = JSON.parse(put.body!);
+    expect(body).toMatchObject({ name: 'robot$lib+ci', description: 'builds', duration: -1, disable: true, permissions: [{ kind: 'project', namespace: 'lib' }] });
+    expect(body.permissions[0].access).toEqual([
+      { resource: 'repository', action: 'pull' },
+      { resource: 'repository', action: 'push' },
+    ]);
+  });
+
+  test('a system robot keeps its system permissions and projects; a refused save shows the error', async () => {
+    const user = userEvent.setup();
+    const sys = {
+      id: 4,
+      name: 'robot$ops',
+      level: 'system',
+      duration: -1,
+      permissions: [
+        { kind: 'system', namespace: '/', access: [{ resource: 'catalog', action: 'read' }] },
+        { kind: 'project', namespace: 'lib', access: [{ resource: 'repository', action: 'pull' }] },
+      ],
+    };
+    const sent = stubAPI({
+      ...base,
+      'GET /api/v2.0/robots': { body: [sys], headers: { 'X-Total-Count': '1' } },
+      'PUT /api/v2.0/robots/4': { status: 403, body: { errors: [{ code: 'FORBIDDEN', message: 'not allowed' }] } },
+    });
+    at('/admin/robots');
+    await user.click(await screen.findByRole('button', { name: 'Edit robot$ops' }));
+    const dialog = screen.getByRole('dialog', { name: 'Edit robot$ops' });
+    expect((within(dialog).getByLabelText('system read catalog') as HTMLInputElement).checked).toBe(true);
+    expect((within(dialog).getByLabelText('Projects') as HTMLInputElement).value).toBe('lib');
+    expect((within(dialog).getByLabelText('Never expires') as HTMLInputElement).checked).toBe(true);
+    await user.click(within(dialog).getByRole('button', { name: 'Save' }));
+    expect(await within(dialog).findByText('Not allowed')).toBeTruthy();
+    expect(JSON.parse(sent.find((s) => s.method === 'PUT')!.body!).permissions).toEqual(sys.permissions);
+  });
 });
