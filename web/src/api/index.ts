@@ -89,6 +89,9 @@ const security = {
     }),
   signatures: (project: string, repo: string, reference: string) =>
     get<Signature[]>('/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/additions/signatures', { params: art(project, repo, reference) }),
+  /** An artifact's addition (build_history, values.yaml, readme.md, dependencies): JSON decoded, text as a string. */
+  addition: <T,>(project: string, repo: string, reference: string, addition: string) =>
+    get<T>('/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/additions/{addition}', { params: { ...art(project, repo, reference), addition } }),
   artifactWithSBOM: (project: string, repo: string, reference: string) =>
     get<Artifact>('/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}', {
       params: art(project, repo, reference),

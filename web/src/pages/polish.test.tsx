@@ -130,3 +130,65 @@ describe('robot accounts: edit after creation', () => {
     expect(JSON.parse(sent.find((s) => s.method === 'PUT')!.body!).permissions).toEqual(sys.permissions);
   });
 });
+
+describe('artifact: overview and build history', () => {
+  const D = 'sha256:' + 'd'.repeat(64);
+  const artPath = `/api/v2.0/projects/lib/repositories/team%252Fapp/artifacts/${encodeURIComponent(D)}`;
+  const art = {
+    digest: D,
+    type: 'IMAGE',
+    manifest_media_type: 'application/vnd.oci.image.manifest.v1+json',
+    size: 2048,
+    project_id: 3,
+    tags: [{ name: 'v1' }],
+    extra_attrs: { architecture: 'amd64', os: 'linux', config: { Env: ['PATH=/bin'] } },
+    annotations: { 'org.opencontainers.image.source': 'https://git.example/app' },
+    addition_links: { build_history: { href: `${artPath}/additions/build_history` } },
+  };
+  const stubs = {
+    ...base,
+    'GET /api/v2.0/users/current/permissions': { body: all(['artifact']) },
+    [`GET ${artPath}`]: { body: art },
+  };
+
+  test('overview: summary, config, annotations and the pull command by digest', async () => {
+    stubAPI(stubs);
+    at(`/projects/lib/artifact/${encodeURIComponent(D)}/team/app?tab=overview`);
+    const pull = await screen.findByLabelText('Pull command by digest');
+    expect(pull.textContent).toBe(`docker pull ${window.location.host}/lib/team/app@${D}`);
+    expect(screen.getByRole('button', { name: 'Copy pull command by digest' })).toBeTruthy();
+    expect(screen.getByText('application/vnd.oci.image.manifest.v1+json')).toBeTruthy();
+    expect(screen.getByText('amd64')).toBeTruthy();
+    expect(screen.getByText(/"PATH=\/bin"/)).toBeTruthy();
+    expect(screen.getByText('https://git.example/app')).toBeTruthy();
+  });
+
+  test('build history: the steps, keyboard-reachable tabs, and an API error', async () => {
+    const user = userEvent.setup();
+    let fail = false;
+    stubAPI({
+      ...stubs,
+      [`GET ${artPath}/additions/build_history`]: () =>
+        fail
+          ? { status: 500, body: { errors: [{ code: 'UNKNOWN', message: 'blob unreadable' }] } }
+          : {
+              body: [
+                { created: '2026-01-02T03:04:05Z', created_by: '/bin/sh -c #(nop) ADD file:abc in / ' },
+                { created: '2026-01-02T03:04:06Z', created_by: '/bin/sh -c #(nop)  CMD ["sh"]', empty_layer: true },
+              ],
+            },
+    });
+    at(`/projects/lib/artifact/${encodeURIComponent(D)}/team/app?tab=overview`);
+    await screen.findByLabelText('Pull command by digest');
+    const tab = screen.getByRole('tab', { name: 'Build History' });
+    tab.focus();
+    await user.keyboard('{Enter}');
+    const table = await screen.findByRole('table', { name: 'Build history steps' });
+    expect(within(table).getByText('ADD file:abc in /')).toBeTruthy();
+    expect(within(table).getByText('CMD ["sh"]')).toBeTruthy();
+    expect(within(table).getByText('empty')).toBeTruthy();
+    fail = true;
+    await user.click(screen.getByRole('button', { name: 'Refresh build history' }));
+    expect(await screen.findByText('Blob unreadable')).toBeTruthy();
+  });
+});
