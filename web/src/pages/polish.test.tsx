@@ -1,11 +1,14 @@
 // Administration → Configuration, robot editing, the artifact's build
 // history and overview, global labels and project quotas, against a
 // stubbed API: what the pages show and what they send.
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { render, screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import App from '../App';
 import { stubAPI } from '../test/stub';
+
+// Typing into dialogs is slow on a loaded CI machine; these are not timing tests.
+vi.setConfig({ testTimeout: 30_000 });
 
 const admin = { user_id: 1, username: 'admin', sysadmin_flag: true };
 const project = { project_id: 3, name: 'lib', metadata: { public: 'false' }, current_user_role_id: 1, repo_count: 1 };
@@ -56,7 +59,7 @@ describe('administration → configuration', () => {
     await screen.findByLabelText('Robot name prefix');
     await user.click(screen.getByRole('button', { name: 'Save' }));
     expect(await screen.findByText('Bad prefix')).toBeTruthy();
-  }, 20_000);
+  });
 });
 
 describe('robot accounts: edit after creation', () => {
@@ -190,5 +193,103 @@ describe('artifact: overview and build history', () => {
     fail = true;
     await user.click(screen.getByRole('button', { name: 'Refresh build history' }));
     expect(await screen.findByText('Blob unreadable')).toBeTruthy();
+  });
+});
+
+describe('administration → labels', () => {
+  test('lists global labels; creates, edits and deletes one', async () => {
+    const user = userEvent.setup();
+    const sent = stubAPI({
+      ...base,
+      'GET /api/v2.0/labels': { body: [{ id: 5, name: 'prod', color: '#ff0000', scope: 'g', description: 'live' }], headers: { 'X-Total-Count': '1' } },
+      'POST /api/v2.0/labels': { status: 201 },
+      'PUT /api/v2.0/labels/5': { status: 200 },
+      'DELETE /api/v2.0/labels/5': { status: 200 },
+    });
+    at('/admin/labels');
+    expect(await screen.findByText('live')).toBeTruthy();
+    expect(sent.find((s) => s.url.startsWith('/api/v2.0/labels?'))!.url).toContain('scope=g');
+    await user.click(screen.getByRole('button', { name: '+ New Label' }));
+    const dialog = screen.getByRole('dialog', { name: 'New label' });
+    await user.type(within(dialog).getByLabelText('Label name'), 'beta');
+    await user.type(within(dialog).getByLabelText('Description'), 'try me');
+    await user.click(within(dialog).getByRole('button', { name: 'Save' }));
+    await screen.findByText('Saved label beta');
+    expect(JSON.parse(sent.find((s) => s.method === 'POST')!.body!)).toEqual({ name: 'beta', description: 'try me', color: '#0072c6', scope: 'g' });
+
+    await user.click(screen.getByRole('button', { name: 'Edit label prod' }));
+    const edit = screen.getByRole('dialog', { name: 'Edit label prod' });
+    await user.clear(within(edit).getByLabelText('Description'));
+    await user.type(within(edit).getByLabelText('Description'), 'production');
+    await user.click(within(edit).getByRole('button', { name: 'Save' }));
+    await screen.findByText('Saved label prod');
+    expect(JSON.parse(sent.find((s) => s.method === 'PUT')!.body!)).toMatchObject({ id: 5, name: 'prod', description: 'production', color: '#ff0000', scope: 'g' });
+
+    await user.click(screen.getByRole('button', { name: 'Delete label prod' }));
+    await user.click(within(screen.getByRole('dialog', { name: 'Delete label' })).getByRole('button', { name: /Delete/ }));
+    await screen.findByText('Deleted label prod');
+    expect(sent.some((s) => s.method === 'DELETE' && s.url === '/api/v2.0/labels/5')).toBe(true);
+  });
+
+  test('a refused label shows the API error in the dialog', async () => {
+    const user = userEvent.setup();
+    stubAPI({
+      ...base,
+      'GET /api/v2.0/labels': { body: [], headers: { 'X-Total-Count': '0' } },
+      'POST /api/v2.0/labels': { status: 409, body: { errors: [{ code: 'CONFLICT', message: 'label prod already exists' }] } },
+    });
+    at('/admin/labels');
+    await screen.findByText('No global labels.');
+    await user.click(screen.getByRole('button', { name: '+ New Label' }));
+    const dialog = screen.getByRole('dialog', { name: 'New label' });
+    await user.type(within(dialog).getByLabelText('Label name'), 'prod');
+    await user.keyboard('{Enter}');
+    expect(await within(dialog).findByText('Label prod already exists')).toBeTruthy();
+  });
+});
+
+describe('project quota', () => {
+  const stubs = {
+    ...base,
+    'GET /api/v2.0/projects/lib': { body: project },
+    'GET /api/v2.0/users/current/permissions': { body: all(['repository']) },
+  };
+
+  test('the summary shows usage; a system admin sets the quota with PUT /quotas/{project id}', async () => {
+    const user = userEvent.setup();
+    let hard = 1024 ** 3;
+    const sent = stubAPI({
+      ...stubs,
+      'GET /api/v2.0/projects/lib/summary': () => ({ body: { repo_count: 1, quota: { hard: { storage: hard }, used: { storage: 512 * 1024 ** 2 } } } }),
+      'PUT /api/v2.0/quotas/3': (s) => {
+        hard = JSON.parse(s.body!).hard.storage;
+        return { status: 200 };
+      },
+    });
+    at('/projects/lib?tab=summary');
+    const meter = await screen.findByRole('meter', { name: 'Quota usage' });
+    expect(meter.getAttribute('value')).toBe(String(512 * 1024 ** 2));
+    expect(within(screen.getByRole('meter', { name: 'Quota usage' }).closest('dd')!).getByText(/512.0 MiB of 1.00 GiB/)).toBeTruthy();
+    await user.click(screen.getByRole('button', { name: 'Edit project quota' }));
+    const dialog = screen.getByRole('dialog', { name: 'Quota of lib' });
+    await user.clear(within(dialog).getByLabelText('Quota amount'));
+    await user.type(within(dialog).getByLabelText('Quota amount'), '2');
+    await user.click(within(dialog).getByRole('button', { name: 'Save' }));
+    await screen.findByText('Quota of lib saved');
+    expect(JSON.parse(sent.find((s) => s.method === 'PUT')!.body!)).toEqual({ hard: { storage: 2 * 1024 ** 3 } });
+    expect((await screen.findAllByText(/512.0 MiB of 2.00 GiB/)).length).toBeGreaterThan(0);
+  });
+
+  test('a bad amount is refused before sending', async () => {
+    const user = userEvent.setup();
+    const sent = stubAPI({ ...stubs, 'GET /api/v2.0/projects/lib/summary': { body: { quota: { hard: { storage: -1 }, used: { storage: 0 } } } } });
+    at('/projects/lib?tab=summary');
+    await user.click(await screen.findByRole('button', { name: 'Edit project quota' }));
+    const dialog = screen.getByRole('dialog', { name: 'Quota of lib' });
+    await user.clear(within(dialog).getByLabelText('Quota amount'));
+    await user.type(within(dialog).getByLabelText('Quota amount'), '0');
+    await user.click(within(dialog).getByRole('button', { name: 'Save' }));
+    expect(await within(dialog).findByText(/must be -1 \(unlimited\) or a positive number/)).toBeTruthy();
+    expect(sent.some((s) => s.method === 'PUT')).toBe(false);
   });
 });
