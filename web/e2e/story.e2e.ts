@@ -384,6 +384,10 @@ describe('berth UI', () => {
     expect(['dark', 'light']).toContain(theme);
     if (theme !== 'dark') await page.getByRole('button', { name: 'Switch to dark mode' }).click();
     await shot('projects-dark');
+    // The new admin page in dark mode: the global label made earlier, as a chip.
+    await page.goto(`${berth.url}/admin/labels`);
+    await page.getByRole('table', { name: 'Labels' }).getByText('qa-passed').waitFor();
+    await shot('labels-dark');
     await page.getByRole('button', { name: 'Switch to light mode' }).click();
     await shot('projects');
   });

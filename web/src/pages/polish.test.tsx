@@ -178,6 +178,7 @@ describe('artifact: overview and build history', () => {
               body: [
                 { created: '2026-01-02T03:04:05Z', created_by: '/bin/sh -c #(nop) ADD file:abc in / ' },
                 { created: '2026-01-02T03:04:06Z', created_by: '/bin/sh -c #(nop)  CMD ["sh"]', empty_layer: true },
+                { created: '2026-01-02T03:04:07Z', comment: 'Imported from -' },
               ],
             },
     });
@@ -190,6 +191,8 @@ describe('artifact: overview and build history', () => {
     expect(within(table).getByText('ADD file:abc in /')).toBeTruthy();
     expect(within(table).getByText('CMD ["sh"]')).toBeTruthy();
     expect(within(table).getByText('empty')).toBeTruthy();
+    expect(within(table).getByText('no command recorded')).toBeTruthy();
+    expect(within(table).getByText('Imported from -')).toBeTruthy();
     fail = true;
     await user.click(screen.getByRole('button', { name: 'Refresh build history' }));
     expect(await screen.findByText('Blob unreadable')).toBeTruthy();

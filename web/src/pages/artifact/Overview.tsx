@@ -131,7 +131,7 @@ export function BuildHistory({ project, repo, a }: { project: string; repo: stri
                 <tr key={i}>
                   <td className="nowrap">{formatTime(h.created)}</td>
                   <td>
-                    <code className="history-cmd">{(h.created_by ?? '').replace(/^\/bin\/sh -c #\(nop\)\s*/, '')}</code>
+                    {h.created_by ? <code className="history-cmd">{h.created_by.replace(/^\/bin\/sh -c #\(nop\)\s*/, '')}</code> : <span className="hint">no command recorded</span>}
                     {h.comment ? <div className="hint">{h.comment}</div> : null}
                   </td>
                   <td>{h.empty_layer ? 'empty' : 'yes'}</td>
