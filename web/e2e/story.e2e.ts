@@ -1,6 +1,7 @@
 // The UI as a person uses it, against a real berth and real docker:
 // sign in, create a project, push an image, see it, describe it, make a
-// robot and log in with it, add a member and look as that member, delete
+// robot and log in with it, edit its permissions, look at an artifact's
+// build history, add a member and look as that member, delete
 // tags through the confirmation, run GC, sign out.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,6 +33,10 @@ async function signIn(p: Page, user: string, password: string) {
   await p.getByLabel('Password', { exact: true }).fill(password);
   await p.getByRole('button', { name: 'Sign in' }).click();
   await p.getByRole('heading', { name: 'Projects' }).waitFor();
+}
+
+function adminAuth(): string {
+  return `Basic ${Buffer.from(`admin:${berth.password}`).toString('base64')}`;
 }
 
 /** An image tarball without a Docker build: docker import of a small tar. */
@@ -148,6 +153,19 @@ describe('berth UI', () => {
     await page.getByRole('heading', { name: 'The app' }).waitFor();
   });
 
+  test("an artifact's overview has the pull command by digest, and its build history lists the image's steps", async () => {
+    const r = await fetch(`${berth.url}/api/v2.0/projects/${project}/repositories/app/artifacts/v2`, { headers: { Authorization: adminAuth() } });
+    expect(r.status).toBe(200);
+    const digest = ((await r.json()) as { digest: string }).digest;
+    await page.goto(`${berth.url}/projects/${project}/artifact/${encodeURIComponent(digest)}/app?tab=overview`);
+    await expect.poll(() => page.getByLabel('Pull command by digest', { exact: true }).textContent()).toBe(`docker pull ${berth.host}/${project}/app@${digest}`);
+    await page.getByRole('tab', { name: 'Build History' }).click();
+    const steps = page.getByRole('table', { name: 'Build history steps' });
+    await steps.waitFor();
+    expect(await steps.getByRole('row').count()).toBeGreaterThan(1);
+    await shot('artifact-build-history');
+  });
+
   test('a robot account is created, its secret shown once, and docker logs in with it', async () => {
     await page.goto(`${berth.url}/projects/${project}?tab=robots`);
     await page.getByRole('button', { name: '+ New Robot Account' }).click();
@@ -184,6 +202,33 @@ describe('berth UI', () => {
     expect(secret.kind).toBe('Secret');
     expect(secret.type).toBe('kubernetes.io/dockerconfigjson');
     await dialog.getByRole('button', { name: 'Close' }).last().click();
+  });
+
+  test("a robot's description, expiry and permissions are edited, and berth keeps them", async () => {
+    const row = page.getByRole('row').filter({ hasText: robotName });
+    await row.getByText('Disabled', { exact: true }).waitFor();
+    await row.getByRole('button', { name: `Edit ${robotName}` }).click();
+    const dialog = page.getByRole('dialog', { name: `Edit ${robotName}` });
+    expect(await dialog.getByLabel('push repository').isChecked()).toBe(true);
+    await dialog.getByLabel('Description').fill('builds and cleans up');
+    await dialog.getByLabel('Never expires').check();
+    await dialog.getByLabel('delete artifact', { exact: true }).check();
+    await dialog.getByLabel('push repository').uncheck();
+    await shot('robot-edit');
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await page.getByText(`Saved ${robotName}`).waitFor();
+    const pr = await fetch(`${berth.url}/api/v2.0/projects/${project}`, { headers: { Authorization: adminAuth() } });
+    const projectId = ((await pr.json()) as { project_id: number }).project_id;
+    const q = encodeURIComponent(`Level=project,ProjectID=${projectId}`);
+    const r = await fetch(`${berth.url}/api/v2.0/robots?q=${q}&page_size=100`, { headers: { Authorization: adminAuth() } });
+    expect(r.status).toBe(200);
+    const robot = ((await r.json()) as { name: string; description: string; duration: number; disable: boolean; permissions: { access: { resource: string; action: string }[] }[] }[]).find(
+      (x) => x.name === robotName,
+    )!;
+    expect(robot).toMatchObject({ description: 'builds and cleans up', duration: -1, disable: true });
+    const access = robot.permissions.flatMap((p) => p.access.map((a) => `${a.action} ${a.resource}`));
+    expect(access).toContain('delete artifact');
+    expect(access).not.toContain('push repository');
   });
 
   test('a member is added as guest and sees the project read-only', async () => {
@@ -339,6 +384,10 @@ describe('berth UI', () => {
     expect(['dark', 'light']).toContain(theme);
     if (theme !== 'dark') await page.getByRole('button', { name: 'Switch to dark mode' }).click();
     await shot('projects-dark');
+    // The new admin page in dark mode: the global label made earlier, as a chip.
+    await page.goto(`${berth.url}/admin/labels`);
+    await page.getByRole('table', { name: 'Labels' }).getByText('qa-passed').waitFor();
+    await shot('labels-dark');
     await page.getByRole('button', { name: 'Switch to light mode' }).click();
     await shot('projects');
   });

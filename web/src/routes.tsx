@@ -17,6 +17,7 @@ import ArtifactPage from './pages/artifact/Artifact';
 import Authentication from './pages/admin/Authentication';
 import Groups from './pages/admin/Groups';
 import Interrogation from './pages/admin/Interrogation';
+import Labels from './pages/admin/Labels';
 
 export interface PageProps {
   params: Record<string, string>;
@@ -45,6 +46,7 @@ export const routes: RouteDef[] = [
   { path: '/admin/audit-logs', page: AuditLogs, title: 'Audit Logs', access: 'admin', nav: { label: 'Audit Logs', section: 'admin' } },
   { path: '/admin/configuration', page: SystemConfiguration, title: 'Configuration', access: 'admin', nav: { label: 'Configuration', section: 'admin' } },
   { path: '/admin/authentication', page: Authentication, title: 'Authentication', access: 'admin', nav: { label: 'Authentication', section: 'admin' } },
+  { path: '/admin/labels', page: Labels, title: 'Labels', access: 'admin', nav: { label: 'Labels', section: 'admin' } },
   { path: '/admin/groups', page: Groups, title: 'Groups', access: 'admin', nav: { label: 'Groups', section: 'admin' } },
   { path: '/admin/interrogation-services', page: Interrogation, title: 'Interrogation Services', access: 'admin', nav: { label: 'Interrogation Services', section: 'admin' } },
 ];

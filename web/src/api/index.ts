@@ -89,6 +89,9 @@ const security = {
     }),
   signatures: (project: string, repo: string, reference: string) =>
     get<Signature[]>('/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/additions/signatures', { params: art(project, repo, reference) }),
+  /** An artifact's addition (build_history, values.yaml, readme.md, dependencies): JSON decoded, text as a string. */
+  addition: <T,>(project: string, repo: string, reference: string, addition: string) =>
+    get<T>('/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/additions/{addition}', { params: { ...art(project, repo, reference), addition } }),
   artifactWithSBOM: (project: string, repo: string, reference: string) =>
     get<Artifact>('/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}', {
       params: art(project, repo, reference),
@@ -188,6 +191,12 @@ export const api = {
 
   labels: (scope: 'g' | 'p', projectId?: number) =>
     list<S['Label']>('/labels', { query: { scope, project_id: projectId, page_size: 100 } }),
+  labelPage: (p: Paging, scope: 'g' | 'p', projectId?: number) => list<S['Label']>('/labels', { query: pq(p, { scope, project_id: projectId }) }),
+  createLabel: (l: S['Label']) => post('/labels', { body: l }),
+  updateLabel: (id: number, l: S['Label']) => put('/labels/{label_id}', { params: { label_id: id }, body: l }),
+  deleteLabel: (id: number) => del('/labels/{label_id}', { params: { label_id: id } }),
+  quota: (projectId: number) => get<S['Quota']>('/quotas/{id}', { params: { id: projectId } }),
+  updateQuota: (projectId: number, storage: number) => put('/quotas/{id}', { params: { id: projectId }, body: { hard: { storage } } satisfies S['QuotaUpdateReq'] }),
   addArtifactLabel: (project: string, repo: string, reference: string, labelId: number) =>
     post('/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/labels', {
       params: { project_name: project, repository_name: repo, reference },

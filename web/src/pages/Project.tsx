@@ -1,11 +1,12 @@
-import { useState } from 'react';
+import { useState, type FormEvent } from 'react';
 import { api, type Project, type S } from '../api';
 import { Link, navigate, setQuery, useLocation } from '../router';
 import { useAction, useLoad } from '../components/hooks';
-import { ConfirmDialog } from '../components/Modal';
+import { ConfirmDialog, Modal } from '../components/Modal';
 import { useToast } from '../components/Toasts';
 import { Tabs, type TabDef } from '../components/Tabs';
-import { Button, ErrorText, Spinner, formatSize } from '../components/ui';
+import { Button, ErrorText, Field, Spinner, formatSize } from '../components/ui';
+import { useSession } from '../session';
 import { useProjectPerms } from './project/perms';
 import Repositories from './project/Repositories';
 import Members from './project/Members';
@@ -63,7 +64,7 @@ export default function ProjectPage({ params }: { params: Record<string, string>
             <ProjectSecurity project={p} can={can} onSaved={project.reload} />
           </>
         ) : null}
-        {tab === 'summary' ? <Summary name={name} /> : null}
+        {tab === 'summary' ? <Summary name={name} projectId={p.project_id ?? 0} onQuota={summary.reload} /> : null}
       </Tabs>
     </div>
   );
@@ -116,9 +117,11 @@ function DeleteProject({ project }: { project: Project }) {
   );
 }
 
-/** Counts of repositories and of members by role, and the quota. */
-function Summary({ name }: { name: string }) {
+/** Counts of repositories and of members by role, and the quota (system admins can change it). */
+function Summary({ name, projectId, onQuota }: { name: string; projectId: number; onQuota: () => void }) {
   const load = useLoad(() => api.projectSummary(name), [name]);
+  const { user } = useSession();
+  const [editing, setEditing] = useState(false);
   const summary: S['ProjectSummary'] | undefined = load.data;
   if (load.error) return <ErrorText error={load.error} />;
   if (!summary) return <Spinner />;
@@ -133,14 +136,93 @@ function Summary({ name }: { name: string }) {
     ['Limited Guests', summary.limited_guest_count ?? 0],
     ['Storage used', used === undefined ? '—' : `${formatSize(used)} of ${hard === undefined || hard < 0 ? 'unlimited' : formatSize(hard)}`],
   ];
+  const limited = used !== undefined && hard !== undefined && hard > 0;
   return (
-    <dl className="summary card" aria-label="Summary">
-      {rows.map(([k, v]) => (
-        <div key={k}>
-          <dt>{k}</dt>
-          <dd>{v}</dd>
+    <>
+      <dl className="summary card" aria-label="Summary">
+        {rows.map(([k, v]) => (
+          <div key={k}>
+            <dt>{k}</dt>
+            <dd>
+              {v}
+              {k === 'Storage used' && limited ? (
+                <>
+                  {' '}
+                  <meter className="quota" min={0} max={hard} high={hard * 0.9} value={Math.min(used, hard)} aria-label="Quota usage">
+                    {Math.round((used / hard) * 100)}%
+                  </meter>{' '}
+                  {Math.round((used / hard) * 100)}%
+                </>
+              ) : null}
+            </dd>
+          </div>
+        ))}
+      </dl>
+      {user?.sysadmin_flag ? (
+        <Button onClick={() => setEditing(true)} aria-label="Edit project quota">
+          Edit quota
+        </Button>
+      ) : null}
+      {editing ? (
+        <QuotaDialog
+          project={name}
+          projectId={projectId}
+          hard={hard}
+          onClose={() => setEditing(false)}
+          onSaved={() => {
+            setEditing(false);
+            load.reload();
+            onQuota();
+          }}
+        />
+      ) : null}
+    </>
+  );
+}
+
+const UNITS = { MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4 } as const;
+
+/** PUT /quotas/{project id}: the project's storage limit, -1 for unlimited. */
+function QuotaDialog({ project, projectId, hard, onClose, onSaved }: { project: string; projectId: number; hard: number | undefined; onClose: () => void; onSaved: () => void }) {
+  const unlimited = hard === undefined || hard < 0;
+  const [amount, setAmount] = useState(unlimited ? '-1' : String(Math.round((hard / UNITS.GiB) * 1000) / 1000));
+  const [unit, setUnit] = useState<keyof typeof UNITS>('GiB');
+  const act = useAction();
+  const toast = useToast();
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    const q = Number(amount);
+    const ok = await act.run(async () => {
+      if (amount.trim() === '' || !Number.isFinite(q) || (q <= 0 && q !== -1)) throw new Error('The quota must be -1 (unlimited) or a positive number');
+      await api.updateQuota(projectId, q === -1 ? -1 : Math.round(q * UNITS[unit]));
+      return true;
+    });
+    if (ok) {
+      toast.ok(`Quota of ${project} saved`);
+      onSaved();
+    }
+  };
+  return (
+    <Modal title={`Quota of ${project}`} onClose={onClose}>
+      <form onSubmit={(e) => void submit(e)} aria-label="Project quota">
+        <Field label="Storage quota" hint="-1 means unlimited">
+          <span className="inline">
+            <input type="number" value={amount} onChange={(e) => setAmount(e.target.value)} min={-1} step="any" aria-label="Quota amount" />
+            <select value={unit} onChange={(e) => setUnit(e.target.value as keyof typeof UNITS)} aria-label="Quota unit">
+              {Object.keys(UNITS).map((u) => (
+                <option key={u}>{u}</option>
+              ))}
+            </select>
+          </span>
+        </Field>
+        <ErrorText error={act.error} />
+        <div className="modal-foot">
+          <Button onClick={onClose}>Cancel</Button>
+          <Button type="submit" variant="primary" busy={act.busy}>
+            Save
+          </Button>
         </div>
-      ))}
-    </dl>
+      </form>
+    </Modal>
   );
 }

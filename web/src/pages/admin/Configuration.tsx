@@ -3,6 +3,7 @@ import { api, type S } from '../../api';
 import { useAction, useLoad } from '../../components/hooks';
 import { Button, ErrorText, Field, Spinner } from '../../components/ui';
 import { useToast } from '../../components/Toasts';
+import { Link } from '../../router';
 
 /** System settings (system admins); read-only where the server locks them. */
 export default function SystemConfiguration() {
@@ -14,7 +15,6 @@ export default function SystemConfiguration() {
     const d = load.data;
     if (!d) return;
     setC({
-      auth_mode: d.auth_mode?.value,
       project_creation_restriction: d.project_creation_restriction?.value,
       self_registration: d.self_registration?.value,
       robot_name_prefix: d.robot_name_prefix?.value,
@@ -47,12 +47,9 @@ export default function SystemConfiguration() {
       <ErrorText error={load.error} />
       <form className="card" aria-label="System configuration" onSubmit={(e) => void submit(e)}>
         <h2>Authentication</h2>
-        <Field label="Auth mode">
-          <select value={c.auth_mode ?? 'db_auth'} disabled={!editable('auth_mode')} onChange={(e) => setC({ ...c, auth_mode: e.target.value })}>
-            <option value="db_auth">Database</option>
-            <option value="oidc_auth">OIDC</option>
-          </select>
-        </Field>
+        <p>
+          The auth mode (database, OIDC, LDAP) and its provider settings are on the <Link to="/admin/authentication">Authentication settings</Link> page.
+        </p>
         <label className="check">
           <input type="checkbox" checked={!!c.self_registration} disabled={!editable('self_registration')} onChange={(e) => setC({ ...c, self_registration: e.target.checked })} /> Allow self-registration
         </label>

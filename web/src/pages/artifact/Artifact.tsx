@@ -1,5 +1,6 @@
-// An artifact's security view: its vulnerability report, its signatures
-// (checked against the project's trusted keys) and its SBOM.
+// An artifact's page: its overview and build history (Overview.tsx), its
+// vulnerability report, its signatures (checked against the project's
+// trusted keys) and its SBOM.
 import { useState } from 'react';
 import { API_PREFIX, api, fillPath, VULN_REPORT_MIME, type Artifact, type Signature, type Vulnerability } from '../../api';
 import { Link, setQuery, useLocation } from '../../router';
@@ -9,8 +10,11 @@ import { Button, CopyButton, ErrorText, Spinner, formatTime, shortDigest } from 
 import { registryHost } from '../project/Repositories';
 import { SEVERITIES, SeverityBar, scanRunning, scanSummary } from '../../components/Security';
 import { useProjectPerms } from '../project/perms';
+import { BuildHistory, Overview } from './Overview';
 
 const TABS = [
+  { id: 'overview', label: 'Overview' },
+  { id: 'history', label: 'Build History' },
   { id: 'vulnerabilities', label: 'Vulnerabilities' },
   { id: 'signatures', label: 'Signatures' },
   { id: 'sbom', label: 'SBOM' },
@@ -39,6 +43,8 @@ export default function ArtifactPage({ params }: { params: Record<string, string
       {load.loading && !a ? <Spinner /> : null}
       {a ? (
         <Tabs label="Artifact" tabs={TABS} active={tab} onChange={(t) => setQuery(loc, { tab: t })}>
+          {tab === 'overview' ? <Overview project={project} repo={repo} a={a} /> : null}
+          {tab === 'history' ? <BuildHistory project={project} repo={repo} a={a} /> : null}
           {tab === 'vulnerabilities' ? <Vulnerabilities project={project} repo={repo} a={a} canScan={can('scan', 'create')} onScanned={load.reload} /> : null}
           {tab === 'signatures' ? <Signatures project={project} repo={repo} digest={a.digest ?? reference} /> : null}
           {tab === 'sbom' ? <SBOM project={project} repo={repo} a={a} canScan={can('scan', 'create')} onChange={load.reload} /> : null}

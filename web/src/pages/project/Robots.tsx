@@ -44,6 +44,7 @@ export default function Robots({ project, can }: { project?: Project; can: Can }
   const [creating, setCreating] = useState(false);
   const [shown, setShown] = useState<Shown | null>(null);
   const [deleting, setDeleting] = useState<Robot | null>(null);
+  const [editing, setEditing] = useState<Robot | null>(null);
   const [pullSecretFor, setPullSecretFor] = useState<Robot | null>(null);
   const act = useAction();
   const del = useAction();
@@ -66,7 +67,15 @@ export default function Robots({ project, can }: { project?: Project; can: Can }
   };
 
   const columns: Column<Robot>[] = [
-    { header: 'Name', sort: 'name', render: (r) => <code>{r.name}</code> },
+    {
+      header: 'Name',
+      sort: 'name',
+      render: (r) => (
+        <>
+          <code>{r.name}</code> {r.disable ? <span className="badge">Disabled</span> : null}
+        </>
+      ),
+    },
     { header: 'Enabled', render: (r) => (r.disable ? 'No' : 'Yes') },
     {
       header: 'Permissions',
@@ -95,6 +104,9 @@ export default function Robots({ project, can }: { project?: Project; can: Can }
       header: 'Actions',
       render: (r) => (
         <span className="row-actions">
+          <Button className="small" onClick={() => setEditing(r)} aria-label={`Edit ${r.name}`}>
+            Edit
+          </Button>
           <Button className="small" onClick={() => void refresh(r)} disabled={act.busy} aria-label={`Refresh secret of ${r.name}`}>
             Refresh secret
           </Button>
@@ -127,12 +139,24 @@ export default function Robots({ project, can }: { project?: Project; can: Can }
       <Table label="Robot accounts" columns={columns} rows={load.data?.items} rowKey={(r) => r.id ?? 0} loading={load.loading} error={load.error} sort={pg.sort} onSort={pg.setSort} empty="No robot accounts." />
       <Pager page={pg.page} pageSize={pg.pageSize} total={load.data?.total ?? 0} onPage={pg.setPage} onPageSize={pg.setPageSize} />
       {creating ? (
-        <NewRobot
+        <RobotForm
           project={name}
           onClose={() => setCreating(false)}
           onCreated={(s) => {
             setCreating(false);
             setShown(s);
+            load.reload();
+          }}
+        />
+      ) : null}
+      {editing ? (
+        <RobotForm
+          project={name}
+          robot={editing}
+          onClose={() => setEditing(null)}
+          onSaved={() => {
+            toast.ok(`Saved ${editing.name}`);
+            setEditing(null);
             load.reload();
           }}
         />
@@ -240,20 +264,38 @@ const toAccess = (perms: Set<string>) =>
     return { resource, action };
   });
 
-function NewRobot({ project, onClose, onCreated }: { project: string; onClose: () => void; onCreated: (s: Shown) => void }) {
+/** The project permissions and namespaces of an existing robot, for editing. */
+function splitPermissions(r: Robot | undefined, project: string) {
+  const sys: string[] = [];
+  const proj = new Set<string>();
+  const namespaces: string[] = [];
+  for (const p of r?.permissions ?? []) {
+    const keys = (p.access ?? []).map((a) => `${a.resource}:${a.action}`);
+    if (p.kind === 'system') sys.push(...keys);
+    else {
+      keys.forEach((k) => proj.add(k));
+      if (p.namespace) namespaces.push(p.namespace);
+    }
+  }
+  return { sys, proj: r ? [...proj] : ['repository:pull'], all: !r || project !== '' || namespaces.length === 0 || namespaces.includes('*'), namespaces: namespaces.filter((n) => n !== '*').join(', ') };
+}
+
+/** Creates a robot, or (given robot) edits its description, expiry and permissions (PUT /robots/{id}). */
+function RobotForm({ project, robot, onClose, onCreated, onSaved }: { project: string; robot?: Robot; onClose: () => void; onCreated?: (s: Shown) => void; onSaved?: () => void }) {
   const system = project === '';
+  const init = splitPermissions(robot, project);
   const [name, setName] = useState('');
-  const [description, setDescription] = useState('');
-  const [never, setNever] = useState(false);
-  const [days, setDays] = useState('30');
-  const [perms, toggle] = useToggleSet(['repository:pull']);
-  const [sysPerms, toggleSys] = useToggleSet([]);
-  const [allProjects, setAllProjects] = useState(true);
-  const [projects, setProjects] = useState('');
+  const [description, setDescription] = useState(robot?.description ?? '');
+  const [never, setNever] = useState(robot ? robot.duration === -1 : false);
+  const [days, setDays] = useState(robot && robot.duration && robot.duration > 0 ? String(robot.duration) : '30');
+  const [perms, toggle] = useToggleSet(init.proj);
+  const [sysPerms, toggleSys] = useToggleSet(init.sys);
+  const [allProjects, setAllProjects] = useState(init.all);
+  const [projects, setProjects] = useState(init.namespaces);
   const act = useAction();
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    const res = await act.run(() => {
+    const res = await act.run(async () => {
       const d = never ? -1 : Number(days);
       if (!never && (!Number.isInteger(d) || d <= 0)) throw new Error('The expiry must be a whole number of days, or Never');
       const permissions: RobotPermission[] = [];
@@ -265,16 +307,30 @@ function NewRobot({ project, onClose, onCreated }: { project: string; onClose: (
         permissions.push({ kind: 'project', namespace: project, access: toAccess(perms) });
       }
       if (permissions.length === 0) throw new Error('Choose at least one permission');
+      if (robot) {
+        await api.updateRobot(robot.id!, { ...robot, description, duration: d, permissions });
+        return { saved: true } as const;
+      }
       return api.createRobot({ name: name.trim(), description, level: system ? 'system' : 'project', duration: d, permissions });
     });
-    if (res?.secret) onCreated({ title: 'Robot account created', name: res.name ?? name, secret: res.secret });
+    if (res && 'saved' in res) onSaved?.();
+    else if (res?.secret) onCreated?.({ title: 'Robot account created', name: res.name ?? name, secret: res.secret });
   };
+  const title = robot ? `Edit ${robot.name}` : 'New robot account';
   return (
-    <Modal title="New robot account" onClose={onClose}>
-      <form onSubmit={(e) => void submit(e)} aria-label="New robot account">
-        <Field label="Name" hint={system ? 'berth prefixes it with the robot prefix' : 'berth prefixes it with the robot prefix and the project'}>
-          <input value={name} onChange={(e) => setName(e.target.value)} required pattern="[a-z0-9]+(?:[._\-][a-z0-9]+)*" />
-        </Field>
+    <Modal title={title} onClose={onClose}>
+      <form onSubmit={(e) => void submit(e)} aria-label={robot ? 'Edit robot account' : 'New robot account'}>
+        {robot ? (
+          <p>
+            <code>{robot.name}</code> {robot.disable ? <span className="badge">Disabled</span> : null}
+            <br />
+            The name cannot change; a new expiry counts from the robot's creation.
+          </p>
+        ) : (
+          <Field label="Name" hint={system ? 'berth prefixes it with the robot prefix' : 'berth prefixes it with the robot prefix and the project'}>
+            <input value={name} onChange={(e) => setName(e.target.value)} required pattern="[a-z0-9]+(?:[._\-][a-z0-9]+)*" />
+          </Field>
+        )}
         <Field label="Description">
           <input value={description} onChange={(e) => setDescription(e.target.value)} />
         </Field>
@@ -312,7 +368,7 @@ function NewRobot({ project, onClose, onCreated }: { project: string; onClose: (
         <div className="modal-foot">
           <Button onClick={onClose}>Cancel</Button>
           <Button type="submit" variant="primary" busy={act.busy}>
-            Create
+            {robot ? 'Save' : 'Create'}
           </Button>
         </div>
       </form>
