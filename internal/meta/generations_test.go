@@ -73,8 +73,12 @@ func TestCachedProjectByName(t *testing.T) {
 		if err != nil || got.Metadata["prevent_vul"] != "true" || got.Metadata["enable_content_trust"] != "" {
 			t.Fatalf("after the update: %+v, %v", got.Metadata, err)
 		}
+		g := db.IdentityGeneration()
 		if err := q.DeleteProject(ctx, p.ID); err != nil {
 			t.Fatal(err)
+		}
+		if db.IdentityGeneration() == g {
+			t.Fatal("DeleteProject (which deletes its robots) did not move the identity generation")
 		}
 		if _, err := q.CachedProjectByName(ctx, "lib"); !errs.Is(err, errs.NotFound) {
 			t.Fatalf("deleted project: %v", err)
