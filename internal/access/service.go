@@ -28,7 +28,8 @@ type Service struct {
 	projectCreation string
 	limiter         *limiter
 	cache           *verifyCache
-	conf            confCache // run-time configuration (configurations.go)
+	principals      principalCache // behind registry tokens (principalcache.go)
+	conf            confCache      // run-time configuration (configurations.go)
 	later           AuditQueue
 	secretKey       []byte // seals stored secrets (seal.go)
 	extraKeys       []ConfigKey

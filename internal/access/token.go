@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/berth-registry/berth/internal/errs"
@@ -45,7 +46,16 @@ type Signer struct {
 	key    []byte
 	issuer string
 	now    func() time.Time
+	// verified remembers tokens whose signature and issuer were checked,
+	// so that a client presenting the same token on every request does
+	// not pay for the MAC and the JSON again; lifetime and audience are
+	// checked on every use.
+	mu       sync.RWMutex
+	verified map[string]Claims
 }
+
+// verifiedMax bounds the remembered tokens; past it they are forgotten.
+const verifiedMax = 10000
 
 // NewSigner returns a signer for key (at least 32 bytes).
 func NewSigner(key []byte, issuer string, now func() time.Time) *Signer {
@@ -95,6 +105,35 @@ func (s *Signer) Verify(token, audience string) (Claims, error) {
 	if len(token) > 64<<10 {
 		return Claims{}, invalidToken("too long")
 	}
+	s.mu.RLock()
+	c, ok := s.verified[token]
+	s.mu.RUnlock()
+	if !ok {
+		var err error
+		if c, err = s.verify(token); err != nil {
+			return Claims{}, err
+		}
+		s.mu.Lock()
+		if s.verified == nil || len(s.verified) >= verifiedMax {
+			s.verified = make(map[string]Claims)
+		}
+		s.verified[token] = c
+		s.mu.Unlock()
+	}
+	now := s.now().Unix()
+	switch {
+	case audience != "" && c.Audience != audience:
+		return Claims{}, invalidToken("wrong audience")
+	case now >= c.Expiry:
+		return Claims{}, invalidToken("expired")
+	case now < c.NotBefore:
+		return Claims{}, invalidToken("not yet valid")
+	}
+	return c, nil
+}
+
+// verify checks a token's form, signature and issuer.
+func (s *Signer) verify(token string) (Claims, error) {
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
 		return Claims{}, invalidToken("malformed")
@@ -121,16 +160,8 @@ func (s *Signer) Verify(token, audience string) (Claims, error) {
 	if err := json.Unmarshal(payload, &c); err != nil {
 		return Claims{}, invalidToken("malformed claims")
 	}
-	now := s.now().Unix()
-	switch {
-	case c.Issuer != s.issuer:
+	if c.Issuer != s.issuer {
 		return Claims{}, invalidToken("wrong issuer")
-	case audience != "" && c.Audience != audience:
-		return Claims{}, invalidToken("wrong audience")
-	case now >= c.Expiry:
-		return Claims{}, invalidToken("expired")
-	case now < c.NotBefore:
-		return Claims{}, invalidToken("not yet valid")
 	}
 	return c, nil
 }
@@ -153,6 +184,40 @@ func (c Claims) Allows(typ, name, action string) bool {
 // PrincipalOf returns the principal a token was issued to, as it stands
 // now: a disabled user, or a disabled, expired or deleted robot, is refused.
 func (s *Service) PrincipalOf(ctx context.Context, c Claims) (Principal, error) {
+	switch c.Kind {
+	case "user", "robot":
+	case "anonymous", "":
+		return Principal{}, nil
+	default:
+		return Principal{}, invalidToken("unknown subject kind")
+	}
+	k := principalKey{kind: c.Kind, id: c.UserID}
+	if c.Kind == "robot" {
+		k.id = c.RobotID
+	}
+	// The generation is read before the row, so that a change committed
+	// after it was read can never be served from the cache.
+	gen := s.db.IdentityGeneration()
+	now := s.now()
+	if p, ok := s.principals.get(k, gen, now); ok {
+		return p, nil
+	}
+	p, err := s.principalOf(ctx, c)
+	if err != nil {
+		return Principal{}, err
+	}
+	exp := now.Add(PrincipalCacheTTL)
+	if p.Robot != nil && p.Robot.ExpiresAt >= 0 {
+		if re := time.Unix(p.Robot.ExpiresAt, 0); re.Before(exp) {
+			exp = re
+		}
+	}
+	s.principals.put(k, principalEntry{p: p, gen: gen, exp: exp})
+	return p, nil
+}
+
+// principalOf reads the rows behind PrincipalOf.
+func (s *Service) principalOf(ctx context.Context, c Claims) (Principal, error) {
 	q := s.db.Q()
 	switch c.Kind {
 	case "user":
@@ -176,8 +241,6 @@ func (s *Service) PrincipalOf(ctx context.Context, c Claims) (Principal, error) 
 			return Principal{}, invalidToken(why)
 		}
 		return robotPrincipal(r, s.robotPrefix)
-	case "anonymous", "":
-		return Principal{}, nil
 	}
 	return Principal{}, invalidToken("unknown subject kind")
 }

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -47,6 +48,11 @@ type DB struct {
 	dialect string
 	r, w    *sql.DB
 	reads   *stmtCache // SQLite: prepared statements of r
+	// identGen and projGen count committed changes to users, robots and
+	// group memberships, and to projects, made through this DB
+	// (generations.go); projects caches project rows against projGen.
+	identGen, projGen atomic.Uint64
+	projects          projectCache
 }
 
 // Open connects to the store named by dsn and applies pending migrations.
@@ -235,12 +241,14 @@ func (db *DB) tx(ctx context.Context, fn func(q *Q) error) (err error) {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
 	done := false
+	var changed changes
 	defer func() {
 		if !done {
 			tx.Rollback()
 		}
+		db.moveGenerations(changed) // after commit (or rollback): generations.go
 	}()
-	if err := fn(&Q{db: db, r: tx, w: tx, tx: true}); err != nil {
+	if err := fn(&Q{db: db, r: tx, w: tx, tx: true, changed: &changed}); err != nil {
 		return err
 	}
 	done = true

@@ -186,6 +186,7 @@ func (q *Q) RenameUserGroup(ctx context.Context, id int64, name string) error {
 // DeleteUserGroup deletes the group, its project memberships and the
 // record of who belongs to it.
 func (q *Q) DeleteUserGroup(ctx context.Context, id int64) error {
+	defer q.identityChanged() // generations.go
 	return q.atomic(ctx, func(q *Q) error {
 		if _, err := q.exec(ctx, `DELETE FROM project_members WHERE entity_type = 'g' AND entity_id = ?`, id); err != nil {
 			return fmt.Errorf("delete memberships of group %d: %w", id, err)
@@ -221,6 +222,7 @@ func (q *Q) ListUserGroups(ctx context.Context, o ListOptions) ([]UserGroup, int
 // SetUserGroups makes groupIDs the user's groups, replacing those it had.
 // NotFound if the user or a group does not exist.
 func (q *Q) SetUserGroups(ctx context.Context, userID int64, groupIDs []int64) error {
+	defer q.identityChanged() // generations.go
 	ids := uniq(groupIDs)
 	return q.atomic(ctx, func(q *Q) error {
 		if _, err := q.exec(ctx, `DELETE FROM user_group_members WHERE user_id = ?`, userID); err != nil {

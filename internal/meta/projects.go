@@ -67,6 +67,7 @@ var projectsListing = &listing{
 // Conflict if the name is taken (without aborting a surrounding
 // PostgreSQL transaction); NotFound if the owner does not exist.
 func (q *Q) CreateProject(ctx context.Context, p Project, ownerRole int) (Project, error) {
+	defer q.projectChanged() // generations.go
 	if p.Name == "" {
 		return Project{}, errs.New(errs.Invalid, "", "project name is empty")
 	}
@@ -128,6 +129,7 @@ func (q *Q) GetProjectByName(ctx context.Context, name string) (Project, error) 
 // UpdateProject stores p's public flag, storage limit and metadata, and
 // sets its update time; name and owner never change.
 func (q *Q) UpdateProject(ctx context.Context, p Project) error {
+	defer q.projectChanged() // generations.go
 	md, err := projectMetadata(p.Metadata)
 	if err != nil {
 		return fmt.Errorf("update project %d: %w", p.ID, err)
@@ -149,6 +151,8 @@ func (q *Q) UpdateProject(ctx context.Context, p Project) error {
 // holds (DeleteOrphanScanReports). It does not look at repositories: refusing to delete a
 // project that still has some (CountReposInProject) is the caller's rule.
 func (q *Q) DeleteProject(ctx context.Context, id int64) error {
+	defer q.projectChanged()  // generations.go
+	defer q.identityChanged() // generations.go
 	return q.atomic(ctx, func(q *Q) error {
 		n, err := q.execN(ctx, `DELETE FROM projects WHERE id = ?`, id)
 		if err != nil {

@@ -23,6 +23,9 @@ type Q struct {
 	db   *DB
 	r, w queryer // reads may go to a separate pool outside transactions
 	tx   bool
+	// changed collects what a transaction changed; the generations move
+	// when it ends (generations.go).
+	changed *changes
 }
 
 func (q *Q) pg() bool { return q.db.dialect == Postgres }

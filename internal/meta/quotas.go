@@ -98,6 +98,7 @@ func (q *Q) ProjectUsage(ctx context.Context, projectID int64) (int64, error) {
 
 // SetStorageLimit sets project id's hard limit in bytes (-1: unlimited).
 func (q *Q) SetStorageLimit(ctx context.Context, projectID, limit int64) error {
+	defer q.projectChanged() // generations.go
 	if limit < -1 {
 		return errs.Invalidf("storage limit must be -1 (unlimited) or a number of bytes, got %d", limit)
 	}

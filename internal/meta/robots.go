@@ -141,6 +141,7 @@ func (q *Q) GetRobotByName(ctx context.Context, name string) (Robot, error) {
 // permissions and secret hash, and sets its update time; name, level,
 // project and creator never change.
 func (q *Q) UpdateRobot(ctx context.Context, r Robot) error {
+	defer q.identityChanged() // generations.go
 	if err := robotPermissions(&r); err != nil {
 		return err
 	}
@@ -159,6 +160,7 @@ func (q *Q) UpdateRobot(ctx context.Context, r Robot) error {
 
 // DeleteRobot deletes the robot with id.
 func (q *Q) DeleteRobot(ctx context.Context, id int64) error {
+	defer q.identityChanged() // generations.go
 	n, err := q.execN(ctx, `DELETE FROM robots WHERE id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("delete robot %d: %w", id, err)

@@ -120,6 +120,7 @@ func (q *Q) GetUserByName(ctx context.Context, username string) (User, error) {
 // never changes. Conflict if the email belongs to another user (on
 // PostgreSQL that also aborts a surrounding transaction).
 func (q *Q) UpdateUser(ctx context.Context, u User) error {
+	defer q.identityChanged() // generations.go
 	n, err := q.execN(ctx, `UPDATE users SET email = ?, email_key = ?, realname = ?, comment = ?,
 		password_hash = ?, sysadmin = ?, disabled = ?, updated_at = ? WHERE id = ?`,
 		u.Email, emailKey(u.Email), u.Realname, u.Comment, u.PasswordHash, u.SysAdmin, u.Disabled,
@@ -139,6 +140,7 @@ func (q *Q) UpdateUser(ctx context.Context, u User) error {
 // DeleteUser deletes the user, its project memberships and its sessions.
 // Projects it owns keep their OwnerID, and audit records keep its name.
 func (q *Q) DeleteUser(ctx context.Context, id int64) error {
+	defer q.identityChanged() // generations.go
 	return q.atomic(ctx, func(q *Q) error {
 		if _, err := q.exec(ctx, `DELETE FROM project_members WHERE entity_type = 'u' AND entity_id = ?`, id); err != nil {
 			return fmt.Errorf("delete memberships of user %d: %w", id, err)

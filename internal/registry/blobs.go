@@ -24,6 +24,18 @@ func (s *Service) StatBlob(ctx context.Context, name, digest string) (BlobInfo, 
 	if err != nil {
 		return BlobInfo{}, digestInvalid("%v", err)
 	}
+	if err := oci.ValidateName(name); err != nil {
+		return BlobInfo{}, nameInvalid(err)
+	}
+	// One query on the hot path; when it finds nothing, or a blob that is
+	// not live, the lookups below give the precise answer.
+	b, err := s.db.Q().ResolveLinkedBlob(ctx, name, d)
+	if err == nil && b.State == meta.BlobLive {
+		return BlobInfo{Digest: d, Size: b.Size}, nil
+	}
+	if err != nil && !errs.Is(err, errs.NotFound) {
+		return BlobInfo{}, err
+	}
 	repo, err := s.repo(ctx, name)
 	if err != nil {
 		return BlobInfo{}, err

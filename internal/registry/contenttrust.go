@@ -64,7 +64,7 @@ func isSignatureArtifact(m meta.Manifest, ref string) bool {
 // code PolicyViolation saying what is missing and how to proceed.
 func (s *Service) CheckContentTrust(ctx context.Context, name, ref string, m meta.Manifest) error {
 	q := s.db.Q()
-	pr, err := q.GetProjectByName(ctx, projectName(name))
+	pr, err := q.CachedProjectByName(ctx, projectName(name))
 	if errs.Is(err, errs.NotFound) {
 		return nil
 	}

@@ -188,11 +188,27 @@ func (s *Service) GetManifest(ctx context.Context, name, ref string) (meta.Manif
 	if err != nil {
 		return meta.Manifest{}, err
 	}
+	if err := oci.ValidateName(name); err != nil {
+		return meta.Manifest{}, nameInvalid(err)
+	}
+	q := s.db.Q()
+	// One query on the hot path; when it finds nothing, the lookups
+	// below say whether the repository, tag or manifest is missing.
+	tag := ""
+	if !r.IsDigest() {
+		tag = r.Tag
+	}
+	m, err := q.ResolveManifest(ctx, name, tag, r.Digest)
+	if err == nil {
+		return m, nil
+	}
+	if !errs.Is(err, errs.NotFound) {
+		return meta.Manifest{}, err
+	}
 	repo, err := s.repo(ctx, name)
 	if err != nil {
 		return meta.Manifest{}, err
 	}
-	q := s.db.Q()
 	d := r.Digest
 	if !r.IsDigest() {
 		t, err := q.GetTag(ctx, repo.ID, r.Tag)
@@ -204,7 +220,7 @@ func (s *Service) GetManifest(ctx context.Context, name, ref string) (meta.Manif
 		}
 		d = t.Digest
 	}
-	m, err := q.GetManifest(ctx, repo.ID, d)
+	m, err = q.GetManifest(ctx, repo.ID, d)
 	if errs.Is(err, errs.NotFound) {
 		return meta.Manifest{}, manifestUnknown(ref)
 	}

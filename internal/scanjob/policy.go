@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-registry/berth/internal/access"
 	"github.com/berth-registry/berth/internal/errs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/oci"
@@ -27,9 +28,11 @@ const PolicyViolation = "PROJECTPOLICYVIOLATION"
 // refused; otherwise the findings not on the effective CVE allowlist are
 // refused when the worst is at or above the project's severity.
 func (s *Service) CheckPull(ctx context.Context, repo string, m meta.Manifest, scannerPull bool) error {
-	pr, err := s.project(ctx, repo)
+	// Every manifest pull asks; the project's row may be a few seconds
+	// old when it was changed on another node (meta.ProjectCacheTTL).
+	pr, err := s.db.Q().CachedProjectByName(ctx, access.ProjectOf(repo))
 	if err != nil {
-		return err
+		return fmt.Errorf("project of %s: %w", repo, err)
 	}
 	if pr.Metadata["prevent_vul"] != "true" || scannerPull || oci.IsIndexType(m.MediaType) || !scannable(m) {
 		return nil
