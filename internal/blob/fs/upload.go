@@ -281,3 +281,39 @@ func (s *Store) ListUploads(ctx context.Context) ([]blob.UploadInfo, error) {
 	}
 	return out, nil
 }
+
+// StartUpload creates the empty data file of a new upload id, so that the
+// session exists without a database row (registry: rowless sessions). The
+// new directory entry is not fsync'd: a kill -9 cannot lose it, and a
+// power loss that does loses a session that held no bytes, which the
+// client then learns is unknown and starts again.
+func (s *Store) StartUpload(ctx context.Context, id string) error {
+	p, err := s.uploadPath(id)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
+	if errors.Is(err, fs.ErrExist) {
+		return errs.Conflictf("upload %s exists already", trunc(id))
+	}
+	if err != nil {
+		return fmt.Errorf("start upload %s: %w", trunc(id), err)
+	}
+	return f.Close()
+}
+
+// UploadExists reports whether upload id has a data file.
+func (s *Store) UploadExists(ctx context.Context, id string) (bool, error) {
+	p, err := s.uploadPath(id)
+	if err != nil {
+		return false, err
+	}
+	_, err = os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("stat upload %s: %w", trunc(id), err)
+	}
+	return true, nil
+}
