@@ -297,6 +297,10 @@ func (s *Service) hashStored(ctx context.Context, u meta.Upload, alg string) (oc
 // is deleting is not resurrected underneath it. rowless: the session has
 // no row to delete.
 func (s *Service) commitBlob(ctx context.Context, repo meta.Repo, uploadID string, size int64, d oci.Digest, rowless bool) error {
+	prePlaced, err := s.prePlaceBlob(ctx, repo, uploadID, size, d)
+	if err != nil {
+		return err
+	}
 	var placed bool
 	for attempt := 0; ; attempt++ {
 		err := s.db.Tx(ctx, func(q *meta.Q) error {
@@ -310,7 +314,7 @@ func (s *Service) commitBlob(ctx context.Context, repo meta.Repo, uploadID strin
 			}
 			switch {
 			case errs.Is(err, errs.NotFound):
-				if err := s.placeBlob(ctx, uploadID, size, d); err != nil {
+				if err := s.placeBlob(ctx, uploadID, size, d, prePlaced); err != nil {
 					return err
 				}
 				placed = true
@@ -363,9 +367,47 @@ func (s *Service) commitBlob(ctx context.Context, repo meta.Repo, uploadID strin
 
 var errBlobDeleting = errors.New("blob is being deleted")
 
+// prePlaceBlob moves the bytes of a blob the database does not know yet
+// to their final place before the commit transaction, on a store one node
+// writes, so that the rename and its directory fsync do not hold SQLite's
+// single writer (concurrent pushes then fsync in parallel, and the writer
+// waits only for its own commit). Bytes without a row are harmless: no row
+// points at them, and the transaction that inserts the row first checks,
+// with D's row locked, that they are still there (placeBlob). GC deletes
+// only bytes whose row it marked deleting, so once a row is found live or
+// absent under the lock, the bytes found are the bytes kept. The quota is
+// checked first, so that a refused blob moves nothing.
+func (s *Service) prePlaceBlob(ctx context.Context, repo meta.Repo, uploadID string, size int64, d oci.Digest) (bool, error) {
+	if _, ok := s.localUploads(); !ok {
+		return false, nil
+	}
+	q := s.db.Q()
+	if _, err := q.GetBlob(ctx, d); !errs.Is(err, errs.NotFound) {
+		return false, nil // known (or unsure): the transaction decides
+	}
+	if err := s.checkQuota(ctx, q, repo, d, size); err != nil {
+		if errs.Is(err, errs.Denied) {
+			s.discardUpload(ctx, uploadID)
+		}
+		return false, fmt.Errorf("commit blob %s: %w", d, err)
+	}
+	if err := s.blobs.CommitUpload(ctx, uploadID, size, d); err != nil {
+		return false, fmt.Errorf("store blob %s: %w", d, err)
+	}
+	return true, nil
+}
+
 // placeBlob moves upload data to its final place. When a retried
-// transaction already moved it, the committed blob is found instead.
-func (s *Service) placeBlob(ctx context.Context, uploadID string, size int64, d oci.Digest) error {
+// transaction, or prePlaceBlob (prePlaced), already moved it, the
+// committed blob is found instead; bytes that have gone meanwhile (GC
+// of an earlier row of the same digest) fail the upload, retryably.
+func (s *Service) placeBlob(ctx context.Context, uploadID string, size int64, d oci.Digest, prePlaced bool) error {
+	if prePlaced {
+		if got, err := s.blobs.Stat(ctx, d); err == nil && got == size {
+			return nil
+		}
+		return errs.New(errs.Unavailable, "UNAVAILABLE", "blob %s was garbage collected during the upload; retry the upload", d)
+	}
 	err := s.blobs.CommitUpload(ctx, uploadID, size, d)
 	if err == nil {
 		return nil

@@ -218,8 +218,8 @@ func (s *Store) CommitUpload(ctx context.Context, id string, size int64, d oci.D
 	return nil
 }
 
-// trimUpload checks that the upload holds at least size bytes, cuts it to
-// size and fsyncs it.
+// trimUpload checks that the upload holds at least size bytes, and cuts
+// it to size (fsync'd) when it holds more.
 func (s *Store) trimUpload(id, p string, size int64) error {
 	f, err := os.OpenFile(p, os.O_RDWR, 0)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -236,10 +236,13 @@ func (s *Store) trimUpload(id, p string, size int64) error {
 	if fi.Size() < size {
 		return errs.New(errs.Invalid, "SIZE_INVALID", "upload %s has %d bytes, fewer than %d", id, fi.Size(), size)
 	}
-	if fi.Size() > size {
-		if err := f.Truncate(size); err != nil {
-			return fmt.Errorf("commit upload %s: %w", id, err)
-		}
+	if fi.Size() == size {
+		// WriteUpload fsyncs every byte it reports written, so the
+		// bytes are durable already: another fsync would only wait.
+		return f.Close()
+	}
+	if err := f.Truncate(size); err != nil {
+		return fmt.Errorf("commit upload %s: %w", id, err)
 	}
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("commit upload %s: %w", id, err)
