@@ -48,6 +48,7 @@ type DB struct {
 	r, w    *sql.DB
 	reads   *stmtCache  // SQLite: prepared statements of r
 	writes  *writeStmts // SQLite: prepared statements of w (writestmts.go)
+	group   txGroup     // SQLite: GroupTx batches (grouptx.go)
 }
 
 // Open connects to the store named by dsn and applies pending migrations.

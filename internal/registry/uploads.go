@@ -301,9 +301,12 @@ func (s *Service) commitBlob(ctx context.Context, repo meta.Repo, uploadID strin
 	if err != nil {
 		return err
 	}
+	// The commit may share its transaction with other pushes (GroupTx),
+	// so it must not be cancelled half-way; the bytes are received anyway.
+	ctx = context.WithoutCancel(ctx)
 	var placed bool
 	for attempt := 0; ; attempt++ {
-		err := s.db.Tx(ctx, func(q *meta.Q) error {
+		err := s.db.GroupTx(ctx, func(q *meta.Q) error {
 			placed = false
 			now := s.now().UTC()
 			b, err := q.LockBlob(ctx, d)
