@@ -47,7 +47,9 @@ const (
 type DB struct {
 	dialect string
 	r, w    *sql.DB
-	reads   *stmtCache // SQLite: prepared statements of r
+	reads   *stmtCache  // SQLite: prepared statements of r
+	writes  *writeStmts // SQLite: prepared statements of w (writestmts.go)
+	group   txGroup     // SQLite: GroupTx batches (grouptx.go)
 	// identGen and projGen count committed changes to users, robots and
 	// group memberships, and to projects, made through this DB
 	// (generations.go); projects caches project rows against projGen.
@@ -155,7 +157,7 @@ func openSQLite(ctx context.Context, dsn string) (*DB, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	return &DB{dialect: SQLite, r: r, w: w, reads: newStmtCache(r)}, nil
+	return &DB{dialect: SQLite, r: r, w: w, reads: newStmtCache(r), writes: newWriteStmts(w)}, nil
 }
 
 // sqlitePath splits a SQLite DSN into a file path and driver parameters.
@@ -181,7 +183,7 @@ func escapeSQLitePath(p string) string {
 
 // Close closes every pool.
 func (db *DB) Close() error {
-	err := errors.Join(db.reads.close(), db.w.Close())
+	err := errors.Join(db.reads.close(), db.writes.close(), db.w.Close())
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())
 	}

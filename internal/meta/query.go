@@ -60,6 +60,9 @@ func (q *Q) rebind(query string) string {
 
 // exec runs a write statement.
 func (q *Q) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := q.writeStmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
 	return q.w.ExecContext(ctx, q.rebind(query), args...)
 }
 
@@ -77,12 +80,18 @@ func (q *Q) query(ctx context.Context, query string, args ...any) (*sql.Rows, er
 	if st := q.prepared(ctx, query); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
+	if st := q.txStmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
 	return q.r.QueryContext(ctx, q.rebind(query), args...)
 }
 
 // queryRow runs a read statement that returns at most one row.
 func (q *Q) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	if st := q.prepared(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	if st := q.txStmt(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
 	return q.r.QueryRowContext(ctx, q.rebind(query), args...)
@@ -95,6 +104,15 @@ func (q *Q) prepared(ctx context.Context, query string) *sql.Stmt {
 		return nil
 	}
 	return q.db.reads.get(ctx, query)
+}
+
+// txStmt returns the cached statement of a read inside a SQLite
+// transaction (writestmts.go), or nil.
+func (q *Q) txStmt(ctx context.Context, query string) *sql.Stmt {
+	if !q.tx || q.r != q.w {
+		return nil
+	}
+	return q.writeStmt(ctx, query)
 }
 
 // atomic runs fn in the current transaction, or in a new one when q is

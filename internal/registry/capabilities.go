@@ -1,5 +1,7 @@
 package registry
 
+import "context"
+
 // chunkMinimum is an optional blob.Store capability: the smallest chunk
 // (other than the last) the store can take, such as an object store's
 // minimum multipart part size.
@@ -29,4 +31,22 @@ type sharedWriters interface {
 func (s *Service) sharedStore() bool {
 	sw, ok := s.blobs.(sharedWriters)
 	return ok && sw.SharedWriters()
+}
+
+// localUploads is an optional blob.Store capability of a store that one
+// node writes (the filesystem): an upload session can then live as its
+// empty data file until its first bytes arrive, with no database row
+// (uploads.go: rowless sessions). POST+PUT, the common push of a small
+// blob, then costs one database commit instead of two.
+type localUploads interface {
+	StartUpload(ctx context.Context, id string) error
+	UploadExists(ctx context.Context, id string) (bool, error)
+}
+
+func (s *Service) localUploads() (localUploads, bool) {
+	if s.sharedStore() {
+		return nil, false
+	}
+	lu, ok := s.blobs.(localUploads)
+	return lu, ok
 }

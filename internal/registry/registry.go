@@ -150,7 +150,16 @@ func (s *Service) ensureRepo(ctx context.Context, name string) (meta.Repo, error
 	if err := oci.ValidateName(name); err != nil {
 		return meta.Repo{}, nameInvalid(err)
 	}
-	r, err := s.db.Q().EnsureRepo(ctx, name)
+	// Nearly every push finds its repository: read it first, since the
+	// insert of EnsureRepo takes SQLite's single write lock even when it
+	// inserts nothing.
+	q := s.db.Q()
+	if r, err := q.GetRepo(ctx, name); err == nil {
+		return r, nil
+	} else if !errs.Is(err, errs.NotFound) {
+		return meta.Repo{}, fmt.Errorf("get repository %s: %w", name, err)
+	}
+	r, err := q.EnsureRepo(ctx, name)
 	if err != nil {
 		return meta.Repo{}, fmt.Errorf("ensure repository %s: %w", name, err)
 	}

@@ -38,6 +38,13 @@ func (s *Service) StartUpload(ctx context.Context, name, alg string) (UploadStat
 	if err != nil {
 		return UploadStatus{}, err
 	}
+	if lu, ok := s.localUploads(); ok {
+		id := rowlessID(uuid.NewString(), repo.ID, alg)
+		if err := lu.StartUpload(ctx, id); err != nil {
+			return UploadStatus{}, fmt.Errorf("start upload in %s: %w", name, err)
+		}
+		return UploadStatus{ID: id, Repo: name}, nil
+	}
 	now := s.now().UTC()
 	u := meta.Upload{ID: uuid.NewString(), RepoID: repo.ID, Algorithm: alg, CreatedAt: now, UpdatedAt: now}
 	if err := s.db.Q().CreateUpload(ctx, u); err != nil {
@@ -47,35 +54,49 @@ func (s *Service) StartUpload(ctx context.Context, name, alg string) (UploadStat
 }
 
 // upload loads session id and checks that it belongs to repository name.
-func (s *Service) upload(ctx context.Context, name, id string) (meta.Repo, meta.Upload, error) {
-	repo, err := s.repo(ctx, name)
+// rowless says that the session has no row yet (see rowlessID).
+func (s *Service) upload(ctx context.Context, name, id string) (repo meta.Repo, u meta.Upload, rowless bool, err error) {
+	repo, err = s.repo(ctx, name)
 	if errs.Is(err, errs.NotFound) {
-		return meta.Repo{}, meta.Upload{}, uploadUnknown(id)
+		return meta.Repo{}, meta.Upload{}, false, uploadUnknown(id)
 	}
 	if err != nil {
-		return meta.Repo{}, meta.Upload{}, err
+		return meta.Repo{}, meta.Upload{}, false, err
 	}
 	if !validUploadID(id) {
-		return meta.Repo{}, meta.Upload{}, uploadUnknown(id)
+		return meta.Repo{}, meta.Upload{}, false, uploadUnknown(id)
 	}
-	u, err := s.db.Q().GetUpload(ctx, id)
-	if errs.Is(err, errs.NotFound) || (err == nil && u.RepoID != repo.ID) {
-		return meta.Repo{}, meta.Upload{}, uploadUnknown(id)
+	u, err = s.db.Q().GetUpload(ctx, id)
+	if errs.Is(err, errs.NotFound) {
+		u, ok, err := s.rowlessUpload(ctx, repo, id)
+		if err != nil {
+			return meta.Repo{}, meta.Upload{}, false, err
+		}
+		if !ok {
+			return meta.Repo{}, meta.Upload{}, false, uploadUnknown(id)
+		}
+		return repo, u, true, nil
+	}
+	if err == nil && u.RepoID != repo.ID {
+		return meta.Repo{}, meta.Upload{}, false, uploadUnknown(id)
 	}
 	if err != nil {
-		return meta.Repo{}, meta.Upload{}, fmt.Errorf("get upload %s: %w", id, err)
+		return meta.Repo{}, meta.Upload{}, false, fmt.Errorf("get upload %s: %w", id, err)
 	}
-	return repo, u, nil
+	return repo, u, false, nil
 }
 
 func validUploadID(id string) bool {
+	if _, _, ok := parseRowlessID(id); ok {
+		return true
+	}
 	_, err := uuid.Parse(id)
 	return err == nil && len(id) == 36
 }
 
 // UploadStatus reports how many bytes session id has received.
 func (s *Service) UploadStatus(ctx context.Context, name, id string) (UploadStatus, error) {
-	_, u, err := s.upload(ctx, name, id)
+	_, u, _, err := s.upload(ctx, name, id)
 	if err != nil {
 		return UploadStatus{}, err
 	}
@@ -90,7 +111,7 @@ func (s *Service) UploadStatus(ctx context.Context, name, id string) (UploadStat
 func (s *Service) AppendUpload(ctx context.Context, name, id string, start int64, r io.Reader) (UploadStatus, error) {
 	unlock := s.uploadLocks.Lock(id)
 	defer unlock()
-	_, u, err := s.upload(ctx, name, id)
+	_, u, rowless, err := s.upload(ctx, name, id)
 	if err != nil {
 		return UploadStatus{}, err
 	}
@@ -99,7 +120,7 @@ func (s *Service) AppendUpload(ctx context.Context, name, id string, start int64
 		return UploadStatus{ID: id, Repo: name, Offset: u.Offset}, err
 	}
 	defer release()
-	u, err = s.appendLocked(ctx, u, start, r, false)
+	u, err = s.appendLocked(ctx, u, start, r, false, rowless)
 	return UploadStatus{ID: id, Repo: name, Offset: u.Offset}, err
 }
 
@@ -114,7 +135,10 @@ func (s *Service) AppendUpload(ctx context.Context, name, id string, start int64
 // the next write there discards the bytes past it, so row and data still
 // agree. On a store shared by nodes the row is still advanced, so that
 // the offset stays the compare-and-swap that orders them.
-func (s *Service) appendLocked(ctx context.Context, u meta.Upload, start int64, r io.Reader, final bool) (meta.Upload, error) {
+//
+// rowless marks a session with no row yet: the row is created, with the
+// new offset, once bytes are stored and must be remembered.
+func (s *Service) appendLocked(ctx context.Context, u meta.Upload, start int64, r io.Reader, final, rowless bool) (meta.Upload, error) {
 	if start >= 0 && start != u.Offset {
 		return u, errs.New(errs.RangeInvalid, "BLOB_UPLOAD_INVALID",
 			"chunk starts at byte %d but the upload has %d bytes; send chunks in order", start, u.Offset)
@@ -155,7 +179,14 @@ func (s *Service) appendLocked(ctx context.Context, u meta.Upload, start int64, 
 			u.HashState = state
 			return u, nil
 		}
-		if err := s.db.Q().AdvanceUpload(ctx, u.ID, u.Offset, u.Offset+n, state); err != nil {
+		if rowless {
+			now := s.now().UTC()
+			row := u
+			row.Offset, row.HashState, row.CreatedAt, row.UpdatedAt = u.Offset+n, state, now, now
+			if err := s.db.Q().CreateUpload(ctx, row); err != nil {
+				return u, fmt.Errorf("record upload %s: %w", u.ID, err)
+			}
+		} else if err := s.db.Q().AdvanceUpload(ctx, u.ID, u.Offset, u.Offset+n, state); err != nil {
 			return u, fmt.Errorf("advance upload %s: %w", u.ID, err)
 		}
 		u.Offset += n
@@ -209,7 +240,7 @@ func (s *Service) CompleteUpload(ctx context.Context, name, id, digest string, s
 	}
 	unlock := s.uploadLocks.Lock(id)
 	defer unlock()
-	repo, u, err := s.upload(ctx, name, id)
+	repo, u, rowless, err := s.upload(ctx, name, id)
 	if err != nil {
 		return "", err
 	}
@@ -218,7 +249,7 @@ func (s *Service) CompleteUpload(ctx context.Context, name, id, digest string, s
 		return "", err
 	}
 	defer release() // after the commit, which deletes the session
-	if u, err = s.appendLocked(ctx, u, start, r, true); err != nil {
+	if u, err = s.appendLocked(ctx, u, start, r, true, rowless); err != nil {
 		return "", err
 	}
 	var got oci.Digest
@@ -237,7 +268,7 @@ func (s *Service) CompleteUpload(ctx context.Context, name, id, digest string, s
 		s.discardUpload(ctx, u.ID)
 		return "", digestInvalid("the uploaded content has digest %s, not %s", got, d).WithDetail(map[string]string{"digest": string(d)})
 	}
-	if err := s.commitBlob(ctx, repo, u.ID, u.Offset, d); err != nil {
+	if err := s.commitBlob(ctx, repo, u.ID, u.Offset, d, rowless); err != nil {
 		return "", err
 	}
 	return d, nil
@@ -263,11 +294,19 @@ func (s *Service) hashStored(ctx context.Context, u meta.Upload, alg string) (oc
 
 // commitBlob follows DESIGN.md's protocol: with D's row locked, bytes go to
 // their final place before the row that says they exist; a blob that GC
-// is deleting is not resurrected underneath it.
-func (s *Service) commitBlob(ctx context.Context, repo meta.Repo, uploadID string, size int64, d oci.Digest) error {
+// is deleting is not resurrected underneath it. rowless: the session has
+// no row to delete.
+func (s *Service) commitBlob(ctx context.Context, repo meta.Repo, uploadID string, size int64, d oci.Digest, rowless bool) error {
+	prePlaced, err := s.prePlaceBlob(ctx, repo, uploadID, size, d)
+	if err != nil {
+		return err
+	}
+	// The commit may share its transaction with other pushes (GroupTx),
+	// so it must not be cancelled half-way; the bytes are received anyway.
+	ctx = context.WithoutCancel(ctx)
 	var placed bool
 	for attempt := 0; ; attempt++ {
-		err := s.db.Tx(ctx, func(q *meta.Q) error {
+		err := s.db.GroupTx(ctx, func(q *meta.Q) error {
 			placed = false
 			now := s.now().UTC()
 			b, err := q.LockBlob(ctx, d)
@@ -278,7 +317,7 @@ func (s *Service) commitBlob(ctx context.Context, repo meta.Repo, uploadID strin
 			}
 			switch {
 			case errs.Is(err, errs.NotFound):
-				if err := s.placeBlob(ctx, uploadID, size, d); err != nil {
+				if err := s.placeBlob(ctx, uploadID, size, d, prePlaced); err != nil {
 					return err
 				}
 				placed = true
@@ -296,6 +335,9 @@ func (s *Service) commitBlob(ctx context.Context, repo meta.Repo, uploadID strin
 			}
 			if err := q.LinkBlob(ctx, repo.ID, d); err != nil {
 				return err
+			}
+			if rowless {
+				return nil
 			}
 			return q.DeleteUpload(ctx, uploadID)
 		})
@@ -328,9 +370,47 @@ func (s *Service) commitBlob(ctx context.Context, repo meta.Repo, uploadID strin
 
 var errBlobDeleting = errors.New("blob is being deleted")
 
+// prePlaceBlob moves the bytes of a blob the database does not know yet
+// to their final place before the commit transaction, on a store one node
+// writes, so that the rename and its directory fsync do not hold SQLite's
+// single writer (concurrent pushes then fsync in parallel, and the writer
+// waits only for its own commit). Bytes without a row are harmless: no row
+// points at them, and the transaction that inserts the row first checks,
+// with D's row locked, that they are still there (placeBlob). GC deletes
+// only bytes whose row it marked deleting, so once a row is found live or
+// absent under the lock, the bytes found are the bytes kept. The quota is
+// checked first, so that a refused blob moves nothing.
+func (s *Service) prePlaceBlob(ctx context.Context, repo meta.Repo, uploadID string, size int64, d oci.Digest) (bool, error) {
+	if _, ok := s.localUploads(); !ok {
+		return false, nil
+	}
+	q := s.db.Q()
+	if _, err := q.GetBlob(ctx, d); !errs.Is(err, errs.NotFound) {
+		return false, nil // known (or unsure): the transaction decides
+	}
+	if err := s.checkQuota(ctx, q, repo, d, size); err != nil {
+		if errs.Is(err, errs.Denied) {
+			s.discardUpload(ctx, uploadID)
+		}
+		return false, fmt.Errorf("commit blob %s: %w", d, err)
+	}
+	if err := s.blobs.CommitUpload(ctx, uploadID, size, d); err != nil {
+		return false, fmt.Errorf("store blob %s: %w", d, err)
+	}
+	return true, nil
+}
+
 // placeBlob moves upload data to its final place. When a retried
-// transaction already moved it, the committed blob is found instead.
-func (s *Service) placeBlob(ctx context.Context, uploadID string, size int64, d oci.Digest) error {
+// transaction, or prePlaceBlob (prePlaced), already moved it, the
+// committed blob is found instead; bytes that have gone meanwhile (GC
+// of an earlier row of the same digest) fail the upload, retryably.
+func (s *Service) placeBlob(ctx context.Context, uploadID string, size int64, d oci.Digest, prePlaced bool) error {
+	if prePlaced {
+		if got, err := s.blobs.Stat(ctx, d); err == nil && got == size {
+			return nil
+		}
+		return errs.New(errs.Unavailable, "UNAVAILABLE", "blob %s was garbage collected during the upload; retry the upload", d)
+	}
 	err := s.blobs.CommitUpload(ctx, uploadID, size, d)
 	if err == nil {
 		return nil
@@ -345,7 +425,7 @@ func (s *Service) placeBlob(ctx context.Context, uploadID string, size int64, d 
 func (s *Service) CancelUpload(ctx context.Context, name, id string) error {
 	unlock := s.uploadLocks.Lock(id)
 	defer unlock()
-	if _, _, err := s.upload(ctx, name, id); err != nil {
+	if _, _, _, err := s.upload(ctx, name, id); err != nil {
 		return err
 	}
 	s.discardUpload(ctx, id)

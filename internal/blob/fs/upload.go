@@ -218,8 +218,8 @@ func (s *Store) CommitUpload(ctx context.Context, id string, size int64, d oci.D
 	return nil
 }
 
-// trimUpload checks that the upload holds at least size bytes, cuts it to
-// size and fsyncs it.
+// trimUpload checks that the upload holds at least size bytes, and cuts
+// it to size (fsync'd) when it holds more.
 func (s *Store) trimUpload(id, p string, size int64) error {
 	f, err := os.OpenFile(p, os.O_RDWR, 0)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -236,10 +236,13 @@ func (s *Store) trimUpload(id, p string, size int64) error {
 	if fi.Size() < size {
 		return errs.New(errs.Invalid, "SIZE_INVALID", "upload %s has %d bytes, fewer than %d", id, fi.Size(), size)
 	}
-	if fi.Size() > size {
-		if err := f.Truncate(size); err != nil {
-			return fmt.Errorf("commit upload %s: %w", id, err)
-		}
+	if fi.Size() == size {
+		// WriteUpload fsyncs every byte it reports written, so the
+		// bytes are durable already: another fsync would only wait.
+		return f.Close()
+	}
+	if err := f.Truncate(size); err != nil {
+		return fmt.Errorf("commit upload %s: %w", id, err)
 	}
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("commit upload %s: %w", id, err)
@@ -280,4 +283,40 @@ func (s *Store) ListUploads(ctx context.Context) ([]blob.UploadInfo, error) {
 		out = append(out, blob.UploadInfo{ID: e.Name(), Size: fi.Size(), Modified: fi.ModTime()})
 	}
 	return out, nil
+}
+
+// StartUpload creates the empty data file of a new upload id, so that the
+// session exists without a database row (registry: rowless sessions). The
+// new directory entry is not fsync'd: a kill -9 cannot lose it, and a
+// power loss that does loses a session that held no bytes, which the
+// client then learns is unknown and starts again.
+func (s *Store) StartUpload(ctx context.Context, id string) error {
+	p, err := s.uploadPath(id)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
+	if errors.Is(err, fs.ErrExist) {
+		return errs.Conflictf("upload %s exists already", trunc(id))
+	}
+	if err != nil {
+		return fmt.Errorf("start upload %s: %w", trunc(id), err)
+	}
+	return f.Close()
+}
+
+// UploadExists reports whether upload id has a data file.
+func (s *Store) UploadExists(ctx context.Context, id string) (bool, error) {
+	p, err := s.uploadPath(id)
+	if err != nil {
+		return false, err
+	}
+	_, err = os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("stat upload %s: %w", trunc(id), err)
+	}
+	return true, nil
 }
