@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -68,35 +69,18 @@ func scanTypeBody(w http.ResponseWriter, r *http.Request) (string, error) {
 
 // scanArtifact is POST …/artifacts/{reference}/scan: 202 once queued.
 func (h *Handler) scanArtifact(w http.ResponseWriter, r *http.Request, p access.Principal) {
-	s, err := h.scanService()
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	kind, err := scanTypeBody(w, r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	res := access.ResScan
-	if kind == scanjob.KindSBOM {
-		res = access.ResSBOM
-	}
-	_, name, err := h.repositoryScope(r, p, res, access.ActCreate)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if err := s.Scan(r.Context(), p, name, r.PathValue("reference"), kind); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Length", "0")
-	w.WriteHeader(http.StatusAccepted)
+	h.scanAction(w, r, p, access.ActCreate, (*scanjob.Service).Scan)
 }
 
 // stopScanArtifact is POST …/artifacts/{reference}/scan/stop.
 func (h *Handler) stopScanArtifact(w http.ResponseWriter, r *http.Request, p access.Principal) {
+	h.scanAction(w, r, p, access.ActStop, (*scanjob.Service).Stop)
+}
+
+// scanAction reads the optional scan type, checks act on the scan or SBOM
+// resource of the repository, runs do on the artifact and answers 202.
+func (h *Handler) scanAction(w http.ResponseWriter, r *http.Request, p access.Principal, act string,
+	do func(s *scanjob.Service, ctx context.Context, p access.Principal, repo, ref, kind string) error) {
 	s, err := h.scanService()
 	if err != nil {
 		h.fail(w, r, err)
@@ -111,12 +95,12 @@ func (h *Handler) stopScanArtifact(w http.ResponseWriter, r *http.Request, p acc
 	if kind == scanjob.KindSBOM {
 		res = access.ResSBOM
 	}
-	_, name, err := h.repositoryScope(r, p, res, access.ActStop)
+	_, name, err := h.repositoryScope(r, p, res, act)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	if err := s.Stop(r.Context(), p, name, r.PathValue("reference"), kind); err != nil {
+	if err := do(s, r.Context(), p, name, r.PathValue("reference"), kind); err != nil {
 		h.fail(w, r, err)
 		return
 	}
