@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/app"
-	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/errs"
 	"github.com/berth-registry/berth/internal/gc"
 	"github.com/berth-registry/berth/internal/meta"
@@ -35,19 +34,9 @@ func runGC(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		gcUsage(stderr)
 		return exitUsage
 	}
-	cfg, err := config.Load(rest, getenv)
-	var usageErr *config.UsageError
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		gcUsage(stdout)
-		return exitOK
-	case errors.As(err, &usageErr):
-		fmt.Fprintf(stderr, "berth gc: %v\n\n", err)
-		gcUsage(stderr)
-		return exitUsage
-	case err != nil:
-		fmt.Fprintln(stderr, err)
-		return exitError
+	cfg, code, ok := loadConfig("berth gc", rest, gcUsage, stdout, stderr, getenv)
+	if !ok {
+		return code
 	}
 	logger := newLogger(stderr, cfg.Log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -82,19 +82,9 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 }
 
 func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	cfg, err := config.Load(args, getenv)
-	var usageErr *config.UsageError
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		serveUsage(stdout)
-		return exitOK
-	case errors.As(err, &usageErr):
-		fmt.Fprintf(stderr, "berth serve: %v\n\n", err)
-		serveUsage(stderr)
-		return exitUsage
-	case err != nil:
-		fmt.Fprintln(stderr, err)
-		return exitError
+	cfg, code, ok := loadConfig("berth serve", args, serveUsage, stdout, stderr, getenv)
+	if !ok {
+		return code
 	}
 
 	logger := newLogger(stderr, cfg.Log)
@@ -115,19 +105,9 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 // certificate, for clients to trust. It takes the serve flags, of which
 // --data-dir, --database and --config matter.
 func printCA(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	cfg, err := config.Load(args, getenv)
-	var usageErr *config.UsageError
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		caUsage(stdout)
-		return exitOK
-	case errors.As(err, &usageErr):
-		fmt.Fprintf(stderr, "berth ca: %v\n\n", err)
-		caUsage(stderr)
-		return exitUsage
-	case err != nil:
-		fmt.Fprintln(stderr, err)
-		return exitError
+	cfg, code, ok := loadConfig("berth ca", args, caUsage, stdout, stderr, getenv)
+	if !ok {
+		return code
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -187,4 +167,26 @@ itself (HTTPS without tls.cert), for clients to trust, e.g.
 It reads the database of `+"`berth serve`"+`, so give the same --data-dir,
 --database or --config; it never makes a CA. It takes every serve flag.
 `)
+}
+
+// loadConfig reads the configuration of command name (flags, environment,
+// file). When it cannot, it says why — usage on stdout for -h, on stderr
+// with the error for bad flags — and ok is false with the exit code.
+func loadConfig(name string, args []string, usage func(io.Writer), stdout, stderr io.Writer,
+	getenv func(string) string) (cfg config.Config, code int, ok bool) {
+	cfg, err := config.Load(args, getenv)
+	var usageErr *config.UsageError
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		usage(stdout)
+		return cfg, exitOK, false
+	case errors.As(err, &usageErr):
+		fmt.Fprintf(stderr, "%s: %v\n\n", name, err)
+		usage(stderr)
+		return cfg, exitUsage, false
+	case err != nil:
+		fmt.Fprintln(stderr, err)
+		return cfg, exitError, false
+	}
+	return cfg, exitOK, true
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,7 +12,6 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/app"
-	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/scan"
 )
 
@@ -48,24 +45,15 @@ func runScanner(args []string, stdout, stderr io.Writer, getenv func(string) str
 		scannerUsage(stderr)
 		return exitUsage
 	}
-	cfg, err := config.Load(rest, getenv)
-	var usageErr *config.UsageError
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		scannerUsage(stdout)
-		return exitOK
-	case errors.As(err, &usageErr):
-		fmt.Fprintf(stderr, "berth scanner %s: %v\n\n", sub, err)
-		scannerUsage(stderr)
-		return exitUsage
-	case err != nil:
-		fmt.Fprintln(stderr, err)
-		return exitError
+	cfg, code, ok := loadConfig("berth scanner "+sub, rest, scannerUsage, stdout, stderr, getenv)
+	if !ok {
+		return code
 	}
 	logger := newLogger(stderr, cfg.Log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var info scan.DBInfo
+	var err error
 	if sub == "import" {
 		info, err = app.ImportVulnDB(ctx, cfg, files, logger)
 	} else {
