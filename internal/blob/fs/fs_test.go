@@ -389,3 +389,78 @@ func TestOpenSectionWriteTo(t *testing.T) {
 		t.Fatalf("%d more bytes after the end", n)
 	}
 }
+
+// A section written from mappings of the file, after a partial Read and
+// across the boundaries of the mapping windows, yields exactly its
+// bytes; a failing writer stops it with the writer's error.
+func TestOpenSectionWriteMappedTo(t *testing.T) {
+	s := newStore(t)
+	b := blobtest.Data(9, 9<<20+123)
+	d := oci.FromBytes(b)
+	if err := s.Put(t.Context(), d, b); err != nil {
+		t.Fatal(err)
+	}
+	type mapped interface {
+		WriteMappedTo(io.Writer) (int64, error)
+	}
+	for _, c := range []struct{ off, n, head int64 }{
+		{0, -1, 0},
+		{0, -1, 7},
+		{4095, 4<<20 + 2, 1},
+		{4<<20 - 3, 5 << 20, 0},
+		{9 << 20, 123, 0},
+		{int64(len(b)), 0, 0},
+	} {
+		rc, err := s.Open(t.Context(), d, c.off, c.n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := b[c.off:]
+		if c.n >= 0 {
+			want = want[:c.n]
+		}
+		got := make([]byte, c.head)
+		if _, err := io.ReadFull(rc, got); err != nil {
+			t.Fatal(err)
+		}
+		var rest bytes.Buffer
+		n, err := rc.(mapped).WriteMappedTo(&rest)
+		if err != nil || n != int64(len(want))-c.head {
+			t.Fatalf("%+v: wrote %d, %v; want %d", c, n, err, int64(len(want))-c.head)
+		}
+		if !bytes.Equal(append(got, rest.Bytes()...), want) {
+			t.Fatalf("%+v: bytes differ from the blob's", c)
+		}
+		if n, _ := io.Copy(io.Discard, rc); n != 0 {
+			t.Fatalf("%+v: %d more bytes after the end", c, n)
+		}
+		rc.Close()
+	}
+
+	rc, err := s.Open(t.Context(), d, 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	broken := errors.New("peer went away")
+	n, err := rc.(mapped).WriteMappedTo(&failAfter{n: 5 << 20, err: broken})
+	if !errors.Is(err, broken) || n != 5<<20 {
+		t.Fatalf("wrote %d, %v; want %d and the writer's error", n, err, 5<<20)
+	}
+}
+
+// failAfter accepts n bytes, then fails with err.
+type failAfter struct {
+	n   int
+	err error
+}
+
+func (w *failAfter) Write(p []byte) (int, error) {
+	if len(p) <= w.n {
+		w.n -= len(p)
+		return len(p), nil
+	}
+	k := w.n
+	w.n = 0
+	return k, w.err
+}

@@ -3,7 +3,6 @@ package oci
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 
@@ -68,7 +67,7 @@ func (h *Handler) getBlob(w http.ResponseWriter, r *http.Request, rt route) {
 	}
 	defer rc.Close()
 	w.WriteHeader(status)
-	if _, err := io.Copy(w, rc); err != nil && r.Context().Err() == nil {
+	if _, err := sendBody(w, r, rc); err != nil && r.Context().Err() == nil {
 		h.log.Warn("blob send interrupted", "digest", info.Digest, "err", err)
 	}
 }
