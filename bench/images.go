@@ -108,7 +108,7 @@ func imageWorkloads(c *client, d *workloadData, o options) []step {
 		count := max(16, 2*n)
 		var images []ociImage
 		name := fmt.Sprintf("image push ×%d", n)
-		steps = append(steps, step{name, func(ctx context.Context) (result, error) {
+		steps = append(steps, step{name: name, f: func(ctx context.Context) (result, error) {
 			images = images[:0]
 			for i := range count {
 				images = append(images, makeImage(d.seed+uint64(n)<<32+uint64(i), imageLayerSizes(o)))
@@ -125,7 +125,7 @@ func imageWorkloads(c *client, d *workloadData, o options) []step {
 			return summarize(name, lat, bytes*int64(len(lat))/int64(count), el), err
 		}})
 		pname := fmt.Sprintf("image pull ×%d", n)
-		steps = append(steps, step{pname, func(ctx context.Context) (result, error) {
+		steps = append(steps, step{name: pname, f: func(ctx context.Context) (result, error) {
 			var bytes int64
 			for _, im := range images {
 				bytes += im.size()
@@ -169,22 +169,24 @@ func listWorkloads(c *client, d *workloadData, o options) []step {
 		return summarize(name, append(lat, first), 0, el+first), err
 	}
 	return []step{
-		{tagName, func(ctx context.Context) (result, error) {
+		{name: tagName, setup: func(ctx context.Context) error {
 			cx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 			defer cancel()
 			t := time.Now()
 			if err := c.pushImage(cx, tagRepo, "base", base); err != nil {
-				return result{}, err
+				return err
 			}
 			if _, _, err := parallel(cx, o.tags, o.clients, func(cx context.Context, i int) error {
 				return c.putManifest(cx, tagRepo, fmt.Sprintf("t%05d", i), base.manifest)
 			}); err != nil {
-				return result{}, fmt.Errorf("setup: %w", err)
+				return err
 			}
 			logf("    (setup: %d tags in %.1fs)", o.tags, time.Since(t).Seconds())
+			return nil
+		}, f: func(ctx context.Context) (result, error) {
 			return measure(ctx, tagName, o.tags, "/v2/"+tagRepo+"/tags/list", "tags", pullScope(tagRepo))
 		}},
-		{catName, func(ctx context.Context) (result, error) {
+		{name: catName, setup: func(ctx context.Context) error {
 			cx, cancel := context.WithTimeout(ctx, 15*time.Minute)
 			defer cancel()
 			t := time.Now()
@@ -207,9 +209,11 @@ func listWorkloads(c *client, d *workloadData, o options) []step {
 				}
 				return c.putManifest(cx, repo, "v1", base.manifest)
 			}); err != nil {
-				return result{}, fmt.Errorf("setup: %w", err)
+				return err
 			}
 			logf("    (setup: %d repositories in %.1fs)", o.repos, time.Since(t).Seconds())
+			return nil
+		}, f: func(ctx context.Context) (result, error) {
 			return measure(ctx, catName, o.repos, "/v2/_catalog", "repositories", catalogScope())
 		}},
 	}
@@ -221,7 +225,7 @@ func listWorkloads(c *client, d *workloadData, o options) []step {
 // image, one new tag and one tag list. Latencies are per operation.
 func mixedWorkload(c *client, d *workloadData, o options) step {
 	const name = "mixed CI"
-	return step{name, func(ctx context.Context) (result, error) {
+	return step{name: name, f: func(ctx context.Context) (result, error) {
 		cx, cancel := context.WithTimeout(ctx, 2*time.Minute+o.duration)
 		defer cancel()
 		const repo = "bench/ci"

@@ -215,7 +215,7 @@ func run(o options) error {
 			"Lists: a repository with --tags tags and a registry with --repos repositories (setup not timed), then complete listings following Link headers for --duration.",
 			"Mixed CI: per 10 operations 4 image pulls, 2 HEAD checks of a manifest and its blobs, 2 pushes of a new 2-layer image, 1 new tag, 1 tag list.",
 			"Small blobs: each push is POST+PUT; latencies are per blob.",
-			"CPU s/GB: utime+stime of the registry process over the workload (all samples, and the push before the large pull) per 10^9 bytes moved; the process row's peak RSS is VmHWM at the end. Both only for registries bench started or named with --peer-pid.",
+			"CPU s/GB: utime+stime of the registry process over the workload's samples (not the push that sets up the large pull) per 10^9 bytes moved; the process row's peak RSS is VmHWM at the end. Both only for registries bench started or named with --peer-pid.",
 			"distribution runs with its access log off and log level warn; berth with its defaults.",
 		},
 	}

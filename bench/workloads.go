@@ -380,10 +380,12 @@ func (d *workloadData) prepareVariants(n int) {
 // mixedSizes cycles through 4 KiB, 8 KiB … 1 MiB.
 func mixedSize(i int) int { return 4 << 10 << (i % 9) }
 
-// step is one timed workload.
+// step is one timed workload. setup, when set, runs first, outside the
+// CPU and memory measurement.
 type step struct {
-	name string
-	f    func(ctx context.Context) (result, error)
+	name  string
+	f     func(ctx context.Context) (result, error)
+	setup func(ctx context.Context) error
 }
 
 // limitFunc measures a machine limit in MB/s right before a sample.
@@ -439,6 +441,11 @@ func sampled(o options, limit limitFunc, f func() (result, error)) (result, erro
 func runWorkloads(ctx context.Context, c *client, reg string, d *workloadData, o options, pid int, log func(string, ...any)) ([]result, error) {
 	var out []result
 	run := func(s step) error {
+		if s.setup != nil {
+			if err := s.setup(ctx); err != nil {
+				return fmt.Errorf("%s: setup: %w", s.name, err)
+			}
+		}
 		var before float64
 		ok := false
 		var rss *rssSampler
@@ -480,7 +487,7 @@ func runWorkloads(ctx context.Context, c *client, reg string, d *workloadData, o
 	pullLimit := func() (float64, error) { return loopbackRate(d.large) }
 	repoL := "bench/large"
 	steps := []step{
-		{"large push monolithic", func(ctx context.Context) (result, error) {
+		{name: "large push monolithic", f: func(ctx context.Context) (result, error) {
 			i := 0
 			return sampled(o, pushLimit, func() (result, error) {
 				cx, cancel := bigCtx(ctx, large)
@@ -494,7 +501,7 @@ func runWorkloads(ctx context.Context, c *client, reg string, d *workloadData, o
 				return summarize("large push monolithic", []time.Duration{lat}, large, lat), err
 			})
 		}},
-		{"large push chunked", func(ctx context.Context) (result, error) {
+		{name: "large push chunked", f: func(ctx context.Context) (result, error) {
 			i := 0
 			return sampled(o, pushLimit, func() (result, error) {
 				cx, cancel := bigCtx(ctx, large)
@@ -509,23 +516,22 @@ func runWorkloads(ctx context.Context, c *client, reg string, d *workloadData, o
 				return summarize("large push chunked", []time.Duration{lat}, large, lat), err
 			})
 		}},
-		{"large pull", func(ctx context.Context) (result, error) {
+		{name: "large pull", f: func(ctx context.Context) (result, error) {
 			cx, cancel := bigCtx(ctx, large)
 			defer cancel()
-			if err := c.pushMonolithic(cx, repoL, d.large, d.largeDigest); err != nil {
-				return result{}, err
-			}
-			r, err := sampled(o, pullLimit, func() (result, error) {
+			return sampled(o, pullLimit, func() (result, error) {
 				lat, err := timed(func() error { return c.pull(cx, repoL, d.largeDigest, large) })
 				return summarize("large pull", []time.Duration{lat}, large, lat), err
 			})
-			r.moved += large // the push above
-			return r, err
+		}, setup: func(ctx context.Context) error {
+			cx, cancel := bigCtx(ctx, large)
+			defer cancel()
+			return c.pushMonolithic(cx, repoL, d.large, d.largeDigest)
 		}},
 	}
 	if o.concurrentLarge > 0 {
 		name := fmt.Sprintf("large push ×%d concurrent", o.concurrentLarge)
-		steps = append(steps, step{name, func(ctx context.Context) (result, error) {
+		steps = append(steps, step{name: name, f: func(ctx context.Context) (result, error) {
 			n := int64(o.concurrentLarge)
 			cx, cancel := bigCtx(ctx, large*n)
 			defer cancel()
@@ -536,7 +542,7 @@ func runWorkloads(ctx context.Context, c *client, reg string, d *workloadData, o
 		}})
 	}
 	steps = append(steps,
-		step{"small push", func(ctx context.Context) (result, error) {
+		step{name: "small push", f: func(ctx context.Context) (result, error) {
 			cx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 			defer cancel()
 			lat, el, err := parallel(cx, len(d.small), o.clients, func(cx context.Context, i int) error {
@@ -544,7 +550,7 @@ func runWorkloads(ctx context.Context, c *client, reg string, d *workloadData, o
 			})
 			return summarize("small push", lat, int64(len(lat))*int64(o.smallSize), el), err
 		}},
-		step{"small pull", func(ctx context.Context) (result, error) {
+		step{name: "small pull", f: func(ctx context.Context) (result, error) {
 			cx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 			defer cancel()
 			lat, el, err := parallel(cx, len(d.small), o.clients, func(cx context.Context, i int) error {
@@ -552,7 +558,7 @@ func runWorkloads(ctx context.Context, c *client, reg string, d *workloadData, o
 			})
 			return summarize("small pull", lat, int64(len(lat))*int64(o.smallSize), el), err
 		}},
-		step{"mixed blobs push", func(ctx context.Context) (result, error) {
+		step{name: "mixed blobs push", f: func(ctx context.Context) (result, error) {
 			cx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 			defer cancel()
 			var moved atomic.Int64
@@ -565,7 +571,7 @@ func runWorkloads(ctx context.Context, c *client, reg string, d *workloadData, o
 			})
 			return summarize("mixed blobs push", lat, moved.Load(), el), err
 		}},
-		step{"mixed blobs pull", func(ctx context.Context) (result, error) {
+		step{name: "mixed blobs pull", f: func(ctx context.Context) (result, error) {
 			cx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 			defer cancel()
 			var moved atomic.Int64
@@ -578,7 +584,7 @@ func runWorkloads(ctx context.Context, c *client, reg string, d *workloadData, o
 			})
 			return summarize("mixed blobs pull", lat, moved.Load(), el), err
 		}},
-		step{"manifest HEAD", func(ctx context.Context) (result, error) {
+		step{name: "manifest HEAD", f: func(ctx context.Context) (result, error) {
 			cx, cancel := context.WithTimeout(ctx, time.Minute+o.duration)
 			defer cancel()
 			if err := c.pushManifest(cx, "bench/manifest", "v1", d.small[0]); err != nil {
