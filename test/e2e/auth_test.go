@@ -4,9 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +13,7 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/testutil/berthproc"
 )
 
 // authCmdTimeout bounds every docker command of TestAuthDocker; the image
@@ -37,20 +35,28 @@ func TestAuthDocker(t *testing.T) {
 
 	// 1. Set-up as admin: a private project with a Developer and a Guest,
 	// a public project holding an image pushed by admin.
-	devURL := adminAPI(t, "POST", "/users", map[string]string{
-		"username": "dev", "email": "dev@example.com", "realname": "Dev", "password": devPass}, nil)
-	guestURL := adminAPI(t, "POST", "/users", map[string]string{
-		"username": "guest", "email": "guest@example.com", "realname": "Guest", "password": guestPass}, nil)
-	adminAPI(t, "POST", "/projects", map[string]any{
-		"project_name": "team", "metadata": map[string]string{"public": "false"}}, nil)
-	adminAPI(t, "POST", "/projects", map[string]any{
-		"project_name": "pub", "metadata": map[string]string{"public": "true"}}, nil)
+	devURL, err := env.admin.CreateUser("dev", devPass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	guestURL, err := env.admin.CreateUser("guest", guestPass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []struct {
+		name, public string
+	}{{"team", "false"}, {"pub", "true"}} {
+		if _, err := env.admin.CreateProject(p.name, map[string]string{"public": p.public}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, m := range []struct {
 		user string
 		role int
 	}{{"dev", 2}, {"guest", 3}} {
-		adminAPI(t, "POST", "/projects/team/members", map[string]any{
-			"role_id": m.role, "member_user": map[string]string{"username": m.user}}, nil)
+		if err := env.admin.AddMember("team", m.user, m.role); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	pubRef := reg + "/pub/img:v1"
@@ -67,7 +73,7 @@ func TestAuthDocker(t *testing.T) {
 		for _, p := range []string{"/projects/team/repositories/app", "/projects/team/repositories/robot",
 			"/projects/pub/repositories/img", "/projects/team", "/projects/pub", devURL, guestURL} {
 			if p != "" {
-				_, _ = adminDo("DELETE", p, nil, nil)
+				_, _ = env.admin.Do("DELETE", p, nil)
 			}
 		}
 	})
@@ -105,8 +111,8 @@ func TestAuthDocker(t *testing.T) {
 		runCmd(t, authCmdTimeout, "", anon.env, "docker", "logout", reg)
 		runCmd(t, authCmdTimeout, "", daemon.env, "docker", "rmi", pubRef)
 		res := runCmd(t, authCmdTimeout, "", anon.env, "docker", "pull", pubRef)
-		if m := pullDigestRE.FindStringSubmatch(res.stdout); m == nil || m[1] != pubDigest {
-			t.Errorf("anonymous docker pull %s: want digest %s, got output:\n%s", pubRef, pubDigest, res.stdout)
+		if m := pullDigestRE.FindStringSubmatch(res.Stdout); m == nil || m[1] != pubDigest {
+			t.Errorf("anonymous docker pull %s: want digest %s, got output:\n%s", pubRef, pubDigest, res.Stdout)
 		}
 		msg := anon.fails(t, "docker", "pull", appRef)
 		t.Logf("anonymous pull from a private project refused: %s", msg)
@@ -175,7 +181,7 @@ func TestAuthDocker(t *testing.T) {
 	})
 
 	if t.Failed() {
-		t.Logf("berth log (%s), last lines:\n%s", env.berthLog, tail(env.berthLog, 40))
+		t.Logf("berth log (%s), last lines:\n%s", env.berthLog, berthproc.Tail(env.berthLog, 40))
 	}
 }
 
@@ -190,7 +196,7 @@ func newDockerUser(t *testing.T) dockerUser {
 	return dockerUser{env: append(os.Environ(), "DOCKER_HOST="+env.dockerHost, "DOCKER_CONFIG="+t.TempDir())}
 }
 
-func (u dockerUser) login(user, secret string) (cmdResult, error) {
+func (u dockerUser) login(user, secret string) (berthproc.Output, error) {
 	return tryCmd(authCmdTimeout, secret+"\n", u.env, "docker", "login", env.registry,
 		"--username", user, "--password-stdin")
 }
@@ -199,10 +205,10 @@ func (u dockerUser) mustLogin(t *testing.T, user, secret string) {
 	t.Helper()
 	res, err := u.login(user, secret)
 	if err != nil {
-		t.Fatalf("docker login as %s: %v\n%s%s", user, err, res.stdout, res.stderr)
+		t.Fatalf("docker login as %s: %v\n%s%s", user, err, res.Stdout, res.Stderr)
 	}
-	if !strings.Contains(res.stdout, "Login Succeeded") {
-		t.Fatalf("docker login as %s exited 0 without saying so:\n%s%s", user, res.stdout, res.stderr)
+	if !strings.Contains(res.Stdout, "Login Succeeded") {
+		t.Fatalf("docker login as %s exited 0 without saying so:\n%s%s", user, res.Stdout, res.Stderr)
 	}
 }
 
@@ -211,18 +217,18 @@ func (u dockerUser) loginFails(t *testing.T, user, secret string) string {
 	t.Helper()
 	res, err := u.login(user, secret)
 	if err == nil {
-		t.Fatalf("docker login as %s succeeded, want a refusal:\n%s", user, res.stdout)
+		t.Fatalf("docker login as %s succeeded, want a refusal:\n%s", user, res.Stdout)
 	}
-	return strings.TrimSpace(res.stdout + res.stderr)
+	return strings.TrimSpace(res.Stdout + res.Stderr)
 }
 
 // push pushes ref and returns the digest docker printed.
 func (u dockerUser) push(t *testing.T, ref string) string {
 	t.Helper()
 	res := runCmd(t, authCmdTimeout, "", u.env, "docker", "push", ref)
-	m := pushDigestRE.FindStringSubmatch(res.stdout)
+	m := pushDigestRE.FindStringSubmatch(res.Stdout)
 	if m == nil {
-		t.Fatalf("docker push %s printed no digest:\n%s", ref, res.stdout)
+		t.Fatalf("docker push %s printed no digest:\n%s", ref, res.Stdout)
 	}
 	return m[1]
 }
@@ -233,12 +239,12 @@ func (u dockerUser) fails(t *testing.T, name string, args ...string) string {
 	t.Helper()
 	res, err := tryCmd(authCmdTimeout, "", u.env, name, args...)
 	if err == nil {
-		t.Fatalf("%s %s succeeded, want a refusal:\n%s", name, strings.Join(args, " "), res.stdout)
+		t.Fatalf("%s %s succeeded, want a refusal:\n%s", name, strings.Join(args, " "), res.Stdout)
 	}
 	if strings.Contains(err.Error(), "timed out") {
-		t.Fatalf("%s %s: %v\n%s%s", name, strings.Join(args, " "), err, res.stdout, res.stderr)
+		t.Fatalf("%s %s: %v\n%s%s", name, strings.Join(args, " "), err, res.Stdout, res.Stderr)
 	}
-	return strings.TrimSpace(res.stdout + res.stderr)
+	return strings.TrimSpace(res.Stdout + res.Stderr)
 }
 
 // anyOf is a condition on a message: it holds when one of the strings is
@@ -329,51 +335,11 @@ func expireRobot(t *testing.T, id int64) {
 // Location header as an API path.
 func adminAPI(t *testing.T, method, path string, body, out any) string {
 	t.Helper()
-	loc, err := adminDo(method, path, body, out)
+	r, err := env.admin.Call(0, method, path, body, out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return loc
-}
-
-func adminDo(method, path string, body, out any) (string, error) {
-	const prefix = "/api/v2.0"
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return "", err
-		}
-		rd = bytes.NewReader(b)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+env.registry+prefix+path, rd)
-	if err != nil {
-		return "", err
-	}
-	req.SetBasicAuth("admin", env.password)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return "", fmt.Errorf("%s %s: read body: %w", method, path, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		return "", fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, b)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			return "", fmt.Errorf("%s %s: decode %s: %w", method, path, b, err)
-		}
-	}
-	return strings.TrimPrefix(resp.Header.Get("Location"), prefix), nil
+	return r.Location()
 }
 
 // manifestStatus asks the registry, as admin, for repo:ref and returns

@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -19,11 +18,12 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/crane"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/berth-registry/berth/internal/testutil/berthproc"
 )
 
 const cmdTimeout = 3 * time.Minute
@@ -85,8 +85,8 @@ func TestDockerPushPull(t *testing.T) {
 			RepoTags []string
 			Layers   []string
 		}
-		if err := json.Unmarshal([]byte(res.stdout), &got); err != nil {
-			t.Fatalf("skopeo inspect output: %v\n%s", err, res.stdout)
+		if err := json.Unmarshal([]byte(res.Stdout), &got); err != nil {
+			t.Fatalf("skopeo inspect output: %v\n%s", err, res.Stdout)
 		}
 		if want := env.registry + "/library/copy"; got.Name != want {
 			t.Errorf("skopeo inspect Name = %q, want %q", got.Name, want)
@@ -140,7 +140,7 @@ func TestDockerPushPull(t *testing.T) {
 	})
 
 	if t.Failed() {
-		t.Logf("berth log (%s), last lines:\n%s", env.berthLog, tail(env.berthLog, 40))
+		t.Logf("berth log (%s), last lines:\n%s", env.berthLog, berthproc.Tail(env.berthLog, 40))
 	}
 }
 
@@ -159,27 +159,27 @@ func pushPullWithDocker(t *testing.T, rootfs, ref, ref2 string, want map[string]
 	runCmd(t, cmdTimeout, "", denv, "docker", "import", rootfs, ref)
 	if res, err := tryCmd(cmdTimeout, "wrong-"+env.password+"\n", denv, "docker", "login", env.registry,
 		"--username", "admin", "--password-stdin"); err == nil {
-		t.Errorf("docker login with a wrong password succeeded:\n%s", res.stdout)
+		t.Errorf("docker login with a wrong password succeeded:\n%s", res.Stdout)
 	}
 	runCmd(t, cmdTimeout, env.password+"\n", denv, "docker", "login", env.registry,
 		"--username", "admin", "--password-stdin")
 	runCmd(t, cmdTimeout, "", denv, "docker", "tag", ref, ref2)
 
 	res := runCmd(t, cmdTimeout, "", denv, "docker", "push", ref)
-	m := pushDigestRE.FindStringSubmatch(res.stdout)
+	m := pushDigestRE.FindStringSubmatch(res.Stdout)
 	if m == nil {
-		t.Fatalf("docker push %s printed no digest:\n%s", ref, res.stdout)
+		t.Fatalf("docker push %s printed no digest:\n%s", ref, res.Stdout)
 	}
 	pushed := m[1]
 	res = runCmd(t, cmdTimeout, "", denv, "docker", "push", ref2)
-	if m := pushDigestRE.FindStringSubmatch(res.stdout); m == nil || m[1] != pushed {
-		t.Fatalf("docker push %s: want digest %s, got output:\n%s", ref2, pushed, res.stdout)
+	if m := pushDigestRE.FindStringSubmatch(res.Stdout); m == nil || m[1] != pushed {
+		t.Fatalf("docker push %s: want digest %s, got output:\n%s", ref2, pushed, res.Stdout)
 	}
 	res = runCmd(t, cmdTimeout, "", denv, "docker", "image", "inspect",
 		"--format", "{{range .RepoDigests}}{{println .}}{{end}}", ref)
 	wantRepoDigest := env.registry + "/library/e2e@" + pushed
-	if !slices.Contains(strings.Fields(res.stdout), wantRepoDigest) {
-		t.Errorf("RepoDigests after push = %q, want it to contain %q", res.stdout, wantRepoDigest)
+	if !slices.Contains(strings.Fields(res.Stdout), wantRepoDigest) {
+		t.Errorf("RepoDigests after push = %q, want it to contain %q", res.Stdout, wantRepoDigest)
 	}
 
 	runCmd(t, cmdTimeout, "", denv, "docker", "rmi", ref, ref2)
@@ -188,8 +188,8 @@ func pushPullWithDocker(t *testing.T, rootfs, ref, ref2 string, want map[string]
 	}
 
 	res = runCmd(t, cmdTimeout, "", denv, "docker", "pull", ref)
-	if m := pullDigestRE.FindStringSubmatch(res.stdout); m == nil || m[1] != pushed {
-		t.Fatalf("docker pull %s: want digest %s, got output:\n%s", ref, pushed, res.stdout)
+	if m := pullDigestRE.FindStringSubmatch(res.Stdout); m == nil || m[1] != pushed {
+		t.Fatalf("docker pull %s: want digest %s, got output:\n%s", ref, pushed, res.Stdout)
 	}
 
 	saved := filepath.Join(env.workDir, "saved.tar")
@@ -225,15 +225,7 @@ func pushWithCrane(t *testing.T, rootfs, ref, ref2 string) string {
 	return d.String()
 }
 
-func craneOpts(t *testing.T) []crane.Option {
-	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
-	t.Cleanup(cancel)
-	return []crane.Option{
-		crane.Insecure,
-		crane.WithContext(ctx),
-		crane.WithAuth(&authn.Basic{Username: "admin", Password: env.password}),
-	}
-}
+func craneOpts(t *testing.T) []crane.Option { return env.admin.CraneOptions(t, cmdTimeout) }
 
 // writeRootfs writes a small root file system tar: a few files with known
 // content and 1 MiB of random bytes. It returns path -> sha256 of every

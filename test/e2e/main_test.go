@@ -14,16 +14,11 @@
 package e2e
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -35,6 +30,7 @@ import (
 var env struct {
 	registry   string // host:port of berth
 	password   string // admin password
+	admin      *berthproc.Admin
 	dockerHost string // DOCKER_HOST for the docker CLI; "" when skipped
 	dockerCfg  string // DOCKER_CONFIG dir, so that login stays private
 	workDir    string // scratch space shared by the tests
@@ -44,29 +40,20 @@ var env struct {
 }
 
 func TestMain(m *testing.M) {
-	code, err := run(m)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "e2e set-up: %v\n", err)
-		os.Exit(1)
-	}
-	os.Exit(code)
+	berthproc.Main("e2e", func(work string) (int, error) { return run(m, work) })
 }
 
-func run(m *testing.M) (code int, err error) {
-	work, err := os.MkdirTemp("", "berth-e2e-")
-	if err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(work)
+func run(m *testing.M, work string) (code int, err error) {
 	defer func() {
 		if err != nil && env.berthLog != "" {
-			err = fmt.Errorf("%w\n--- berth log (%s), last lines:\n%s", err, env.berthLog, tail(env.berthLog, 40))
+			err = fmt.Errorf("%w\n--- berth log (%s), last lines:\n%s", err, env.berthLog, berthproc.Tail(env.berthLog, 40))
 		}
 	}()
 	env.workDir = work
 	env.password = "E2e-Admin-" + randomHex(12) // meets the policy: upper, lower, digit
 
-	bin, err := berthBinary(work)
+	// A relative BERTH_BIN is taken from the repository root, where make runs.
+	bin, err := berthproc.Binary(work, true)
 	if err != nil {
 		return 0, err
 	}
@@ -89,24 +76,11 @@ func run(m *testing.M) (code int, err error) {
 	return m.Run(), nil
 }
 
-// repoRoot is the module root.
-func repoRoot() string { return berthproc.RepoRoot() }
-
-func berthBinary(work string) (string, error) {
-	// A relative BERTH_BIN is taken from the repository root, where make runs.
-	return berthproc.Binary(work, true)
-}
-
 // startBerth runs `berth serve` on a free loopback port with a fresh data
-// dir and waits for /healthz. The returned func stops it with SIGTERM.
+// dir, waits for /healthz and sets env.registry. The returned func stops
+// it with SIGTERM.
 func startBerth(bin, work string) (func(), error) {
-	addr, err := berthproc.FreeAddr()
-	if err != nil {
-		return nil, err
-	}
-	env.registry = addr
 	env.dataDir = filepath.Join(work, "berth-data")
-
 	logDir := os.Getenv("BERTH_E2E_LOG_DIR")
 	if logDir == "" {
 		logDir = work
@@ -115,31 +89,14 @@ func startBerth(bin, work string) (func(), error) {
 		return nil, err
 	}
 	env.berthLog = filepath.Join(logDir, "berth.log")
-
-	p, err := berthproc.Start(berthproc.Options{
-		Argv: []string{bin, "serve",
-			"--addr", env.registry,
-			"--data-dir", env.dataDir,
-			"--tls=off"},
-		Env:     append(os.Environ(), "BERTH_ADMIN_PASSWORD="+env.password),
-		LogPath: env.berthLog,
-	})
+	srv, err := berthproc.Serve(bin, berthproc.ServeOptions{
+		Password: env.password, DataDir: env.dataDir, LogPath: env.berthLog})
 	if err != nil {
 		return nil, err
 	}
-	stop := func() { p.Stop(20 * time.Second) }
-
-	url := "http://" + env.registry + "/healthz"
-	client := &http.Client{Timeout: 2 * time.Second}
-	if err := p.WaitHealthy(client, url, 60*time.Second, 200*time.Millisecond); err != nil {
-		se, _ := berthproc.AsStartError(err)
-		if se.Exited {
-			return nil, fmt.Errorf("berth exited during start-up: %v", se.ExitErr)
-		}
-		stop()
-		return nil, fmt.Errorf("berth did not answer 200 on %s within 60s (last: %v)", url, se.Last)
-	}
-	return stop, nil
+	env.registry = srv.Addr
+	env.admin = srv.Admin()
+	return func() { srv.Stop() }, nil
 }
 
 // dockerDaemon uses BERTH_TEST_DOCKER_HOST or starts a private daemon, and
@@ -173,38 +130,13 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-func tail(path string, n int) string { return berthproc.Tail(path, n) }
-
-// cmdResult is what one client invocation printed.
-type cmdResult struct {
-	stdout, stderr string
-}
-
 // runCmd runs one client command with a bounded time and fails the test,
 // showing what it printed, when it does not exit 0.
-func runCmd(t *testing.T, timeout time.Duration, stdin string, cmdEnv []string, name string, args ...string) cmdResult {
+func runCmd(t *testing.T, timeout time.Duration, stdin string, cmdEnv []string, name string, args ...string) berthproc.Output {
 	t.Helper()
-	res, err := tryCmd(timeout, stdin, cmdEnv, name, args...)
-	if err != nil {
-		t.Fatalf("%s %s: %v\nstdout:\n%s\nstderr:\n%s", name, strings.Join(args, " "), err, res.stdout, res.stderr)
-	}
-	return res
+	return berthproc.Cmd{Argv: append([]string{name}, args...), Env: cmdEnv, Stdin: stdin, Timeout: timeout}.Must(t)
 }
 
-func tryCmd(timeout time.Duration, stdin string, cmdEnv []string, name string, args ...string) (cmdResult, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = cmdEnv
-	if stdin != "" {
-		cmd.Stdin = strings.NewReader(stdin)
-	}
-	var stdout, stderr strings.Builder
-	cmd.Stdout = &stdout
-	cmd.Stderr = &stderr
-	err := cmd.Run()
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		err = fmt.Errorf("timed out after %s: %w", timeout, err)
-	}
-	return cmdResult{stdout: stdout.String(), stderr: stderr.String()}, err
+func tryCmd(timeout time.Duration, stdin string, cmdEnv []string, name string, args ...string) (berthproc.Output, error) {
+	return berthproc.Cmd{Argv: append([]string{name}, args...), Env: cmdEnv, Stdin: stdin, Timeout: timeout}.Run()
 }

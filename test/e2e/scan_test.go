@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-registry/berth/internal/testutil/berthproc"
 )
 
 // TestScanPolicyDocker: a project with scan on push and "prevent
@@ -44,16 +46,18 @@ func TestScanPolicyDocker(t *testing.T) {
 	})
 	runCmd(t, cmdTimeout, "", os.Environ(), env.bin, "scanner", "import", db, "--data-dir", env.dataDir)
 
-	adminAPI(t, "POST", "/projects", map[string]any{"project_name": project, "metadata": map[string]string{
-		"auto_scan": "true", "prevent_vul": "true", "severity": "high", "reuse_sys_cve_allowlist": "false"}}, nil)
+	if _, err := env.admin.CreateProject(project, map[string]string{
+		"auto_scan": "true", "prevent_vul": "true", "severity": "high", "reuse_sys_cve_allowlist": "false"}); err != nil {
+		t.Fatal(err)
+	}
 
 	rootfs := writeAlpineRootfs(t)
 	runCmd(t, cmdTimeout, "", denv, "docker", "import", rootfs, ref)
 	runCmd(t, cmdTimeout, env.password+"\n", denv, "docker", "login", env.registry, "--username", "admin", "--password-stdin")
 	res := runCmd(t, cmdTimeout, "", denv, "docker", "push", ref)
-	m := pushDigestRE.FindStringSubmatch(res.stdout)
+	m := pushDigestRE.FindStringSubmatch(res.Stdout)
 	if m == nil {
-		t.Fatalf("docker push printed no digest:\n%s", res.stdout)
+		t.Fatalf("docker push printed no digest:\n%s", res.Stdout)
 	}
 	digest := m[1]
 
@@ -70,7 +74,7 @@ func TestScanPolicyDocker(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no finished scan on push after 2 minutes: %v\nberth log:\n%s", art.ScanOverview, tail(env.berthLog, 30))
+			t.Fatalf("no finished scan on push after 2 minutes: %v\nberth log:\n%s", art.ScanOverview, berthproc.Tail(env.berthLog, 30))
 		}
 		time.Sleep(200 * time.Millisecond) // polling an asynchronous job, bounded by the deadline
 	}
@@ -81,9 +85,9 @@ func TestScanPolicyDocker(t *testing.T) {
 	runCmd(t, cmdTimeout, "", denv, "docker", "rmi", ref)
 	out, err := tryCmd(cmdTimeout, "", denv, "docker", "pull", ref)
 	if err == nil {
-		t.Fatalf("docker pull of a vulnerable image succeeded under prevent_vul:\n%s", out.stdout)
+		t.Fatalf("docker pull of a vulnerable image succeeded under prevent_vul:\n%s", out.Stdout)
 	}
-	msg := out.stdout + out.stderr
+	msg := out.Stdout + out.Stderr
 	t.Logf("docker pull refused as expected:\n%s", msg)
 	for _, want := range []string{"cannot be pulled due to configured policy", "CVE-2099-31337", "CVE allowlist"} {
 		if !strings.Contains(msg, want) {
@@ -94,8 +98,8 @@ func TestScanPolicyDocker(t *testing.T) {
 	adminAPI(t, "PUT", "/projects/"+project, map[string]any{"cve_allowlist": map[string]any{
 		"items": []map[string]string{{"cve_id": "CVE-2099-31337"}}}}, nil)
 	res = runCmd(t, cmdTimeout, "", denv, "docker", "pull", ref)
-	if m := pullDigestRE.FindStringSubmatch(res.stdout); m == nil || m[1] != digest {
-		t.Fatalf("docker pull after allowlisting: want digest %s, got:\n%s", digest, res.stdout)
+	if m := pullDigestRE.FindStringSubmatch(res.Stdout); m == nil || m[1] != digest {
+		t.Fatalf("docker pull after allowlisting: want digest %s, got:\n%s", digest, res.Stdout)
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/berth-registry/berth/internal/testutil/berthproc"
 )
 
 // bundleType is the artifact type of a Sigstore bundle that cosign v3
@@ -47,11 +49,11 @@ func TestCosign(t *testing.T) {
 	res := runCmd(t, c, "", "cosign", "sign", "--yes", "--key", "cosign.key",
 		"--signing-config", "signing-config.json", "--trusted-root", "trusted-root.json",
 		"--allow-http-registry", reg+"/"+repo+"@"+signed)
-	if strings.Contains(res.stderr, "TUF") {
-		t.Errorf("cosign sign reached for the TUF repository:\n%s", res.stderr)
+	if strings.Contains(res.Stderr, "TUF") {
+		t.Errorf("cosign sign reached for the TUF repository:\n%s", res.Stderr)
 	}
 
-	verify := func(key, digest string) (cmdResult, error) {
+	verify := func(key, digest string) (berthproc.Output, error) {
 		return tryCmd(c, "", "cosign", "verify", "--key", key, "--insecure-ignore-tlog",
 			"--trusted-root", "trusted-root.json", "--allow-http-registry", reg+"/"+repo+"@"+digest)
 	}
@@ -59,7 +61,7 @@ func TestCosign(t *testing.T) {
 	t.Run("verify", func(t *testing.T) {
 		res, err := verify("cosign.pub", signed)
 		if err != nil {
-			t.Fatalf("cosign verify: %v\n%s%s", err, res.stdout, res.stderr)
+			t.Fatalf("cosign verify: %v\n%s%s", err, res.Stdout, res.Stderr)
 		}
 		var claims []struct {
 			Critical struct {
@@ -71,8 +73,8 @@ func TestCosign(t *testing.T) {
 				} `json:"image"`
 			} `json:"critical"`
 		}
-		if err := json.Unmarshal([]byte(res.stdout), &claims); err != nil {
-			t.Fatalf("cosign verify output: %v\n%s", err, res.stdout)
+		if err := json.Unmarshal([]byte(res.Stdout), &claims); err != nil {
+			t.Fatalf("cosign verify output: %v\n%s", err, res.Stdout)
 		}
 		if len(claims) != 1 || claims[0].Critical.Image.Digest != signed {
 			t.Errorf("cosign verify claims = %+v, want one for %s", claims, signed)
@@ -82,14 +84,14 @@ func TestCosign(t *testing.T) {
 	t.Run("tamper", func(t *testing.T) {
 		// Each must fail for its own reason, not for want of the registry.
 		if res, err := verify(filepath.Join(other.dir, "cosign.pub"), signed); err == nil {
-			t.Errorf("cosign verify with another key succeeded:\n%s", res.stdout)
-		} else if !strings.Contains(res.stderr, "failed to verify signature") {
-			t.Errorf("cosign verify with another key: want a signature failure, got:\n%s", res.stderr)
+			t.Errorf("cosign verify with another key succeeded:\n%s", res.Stdout)
+		} else if !strings.Contains(res.Stderr, "failed to verify signature") {
+			t.Errorf("cosign verify with another key: want a signature failure, got:\n%s", res.Stderr)
 		}
 		if res, err := verify("cosign.pub", unsigned); err == nil {
-			t.Errorf("cosign verify of an unsigned image succeeded:\n%s", res.stdout)
-		} else if !strings.Contains(res.stderr, "no signatures found") {
-			t.Errorf("cosign verify of an unsigned image: want no signatures found, got:\n%s", res.stderr)
+			t.Errorf("cosign verify of an unsigned image succeeded:\n%s", res.Stdout)
+		} else if !strings.Contains(res.Stderr, "no signatures found") {
+			t.Errorf("cosign verify of an unsigned image: want no signatures found, got:\n%s", res.Stderr)
 		}
 	})
 

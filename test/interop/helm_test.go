@@ -29,7 +29,7 @@ func TestHelm(t *testing.T) {
 	tgz := filepath.Join(c.dir, "packaged", "mychart-0.1.0.tgz")
 	chart, err := os.ReadFile(tgz)
 	if err != nil {
-		t.Fatalf("helm package wrote no %s: %v\n%s", tgz, err, res.stdout)
+		t.Fatalf("helm package wrote no %s: %v\n%s", tgz, err, res.Stdout)
 	}
 
 	if _, err := tryCmd(c, "wrong-"+env.password+"\n", "helm", "registry", "login", reg,
@@ -38,9 +38,9 @@ func TestHelm(t *testing.T) {
 	}
 	runCmd(t, c, env.password+"\n", "helm", "registry", "login", reg, "--username", "admin", "--password-stdin", plain)
 	res = runCmd(t, c, "", "helm", "push", tgz, "oci://"+reg+"/library/charts", plain)
-	m := helmDigestRE.FindStringSubmatch(res.stdout + res.stderr)
+	m := helmDigestRE.FindStringSubmatch(res.Stdout + res.Stderr)
 	if m == nil {
-		t.Fatalf("helm push printed no digest:\n%s%s", res.stdout, res.stderr)
+		t.Fatalf("helm push printed no digest:\n%s%s", res.Stdout, res.Stderr)
 	}
 	pushed := m[1]
 
@@ -81,8 +81,8 @@ func TestHelm(t *testing.T) {
 			t.Fatal(err)
 		}
 		res := runCmd(t, c, "", "helm", "pull", "oci://"+reg+"/"+repo, "--version", "0.1.0", "--destination", out, plain)
-		if m := helmDigestRE.FindStringSubmatch(res.stdout + res.stderr); m == nil || m[1] != pushed {
-			t.Errorf("helm pull: want digest %s, got:\n%s%s", pushed, res.stdout, res.stderr)
+		if m := helmDigestRE.FindStringSubmatch(res.Stdout + res.Stderr); m == nil || m[1] != pushed {
+			t.Errorf("helm pull: want digest %s, got:\n%s%s", pushed, res.Stdout, res.Stderr)
 		}
 		got, err := os.ReadFile(filepath.Join(out, "mychart-0.1.0.tgz"))
 		if err != nil {
@@ -96,11 +96,11 @@ func TestHelm(t *testing.T) {
 	t.Run("anonymous", func(t *testing.T) {
 		anon := newClient(t)
 		res := runCmd(t, anon, "", "helm", "show", "chart", "oci://"+reg+"/"+repo, "--version", "0.1.0", plain)
-		if !strings.Contains(res.stdout, "name: mychart") || !strings.Contains(res.stdout, "version: 0.1.0") {
-			t.Errorf("anonymous helm show chart of a public chart:\n%s", res.stdout)
+		if !strings.Contains(res.Stdout, "name: mychart") || !strings.Contains(res.Stdout, "version: 0.1.0") {
+			t.Errorf("anonymous helm show chart of a public chart:\n%s", res.Stdout)
 		}
 		if res, err := tryCmd(anon, "", "helm", "push", tgz, "oci://"+reg+"/library/anon", plain); err == nil {
-			t.Errorf("anonymous helm push succeeded:\n%s%s", res.stdout, res.stderr)
+			t.Errorf("anonymous helm push succeeded:\n%s%s", res.Stdout, res.Stderr)
 		}
 	})
 }

@@ -47,9 +47,9 @@ func TestDocker(t *testing.T) {
 	}
 	runCmd(t, c, env.password+"\n", "docker", "login", env.registry, "--username", "admin", "--password-stdin")
 	res := runCmd(t, c, "", "docker", "push", ref)
-	m := dockerPushRE.FindStringSubmatch(res.stdout)
+	m := dockerPushRE.FindStringSubmatch(res.Stdout)
 	if m == nil {
-		t.Fatalf("docker push %s printed no digest:\n%s", ref, res.stdout)
+		t.Fatalf("docker push %s printed no digest:\n%s", ref, res.Stdout)
 	}
 	pushed := m[1]
 	if _, d := manifest(t, project+"/docker", "v1"); d != pushed {
@@ -58,8 +58,8 @@ func TestDocker(t *testing.T) {
 
 	runCmd(t, c, "", "docker", "rmi", ref)
 	res = runCmd(t, c, "", "docker", "pull", ref)
-	if m := dockerPullRE.FindStringSubmatch(res.stdout); m == nil || m[1] != pushed {
-		t.Errorf("docker pull %s: want digest %s, got:\n%s", ref, pushed, res.stdout)
+	if m := dockerPullRE.FindStringSubmatch(res.Stdout); m == nil || m[1] != pushed {
+		t.Errorf("docker pull %s: want digest %s, got:\n%s", ref, pushed, res.Stdout)
 	}
 }
 
@@ -84,16 +84,16 @@ func TestSkopeo(t *testing.T) {
 	res := runCmd(t, c, "", "skopeo", "inspect", "--raw", "--tls-verify=false", "--creds", creds,
 		"docker://"+env.registry+"/"+dst+":v1")
 	srcBody, _ := manifest(t, src, "v1")
-	if res.stdout != string(srcBody) {
-		t.Errorf("skopeo inspect --raw of the copy is not the manifest crane pushed:\ngot  %s\nwant %s", res.stdout, srcBody)
+	if res.Stdout != string(srcBody) {
+		t.Errorf("skopeo inspect --raw of the copy is not the manifest crane pushed:\ngot  %s\nwant %s", res.Stdout, srcBody)
 	}
 	if _, d := manifest(t, dst, "v1"); d != want {
 		t.Errorf("berth serves the copy as %s, want %s", d, want)
 	}
 	res = runCmd(t, c, "", "skopeo", "list-tags", "--tls-verify=false", "--creds", creds, "docker://"+env.registry+"/"+dst)
 	var tags struct{ Tags []string }
-	if err := json.Unmarshal([]byte(res.stdout), &tags); err != nil {
-		t.Fatalf("skopeo list-tags output: %v\n%s", err, res.stdout)
+	if err := json.Unmarshal([]byte(res.Stdout), &tags); err != nil {
+		t.Fatalf("skopeo list-tags output: %v\n%s", err, res.Stdout)
 	}
 	if diff := cmp.Diff([]string{"v1"}, tags.Tags); diff != "" {
 		t.Errorf("skopeo list-tags (-want +got):\n%s", diff)

@@ -19,14 +19,10 @@
 package interop
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -45,6 +41,7 @@ const project = "interop"
 var env struct {
 	registry   string // host:port of berth
 	password   string // admin password
+	admin      *berthproc.Admin
 	dockerHost string // DOCKER_HOST for the docker CLI; "" when skipped
 	workDir    string // scratch space shared by the tests
 	outDir     string // matrix.md and berth.log
@@ -54,20 +51,10 @@ var env struct {
 }
 
 func TestMain(m *testing.M) {
-	code, err := run(m)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "interop set-up: %v\n", err)
-		os.Exit(1)
-	}
-	os.Exit(code)
+	berthproc.Main("interop", func(work string) (int, error) { return run(m, work) })
 }
 
-func run(m *testing.M) (code int, err error) {
-	work, err := os.MkdirTemp("", "berth-interop-")
-	if err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(work)
+func run(m *testing.M, work string) (code int, err error) {
 	env.workDir = work
 	env.outDir = os.Getenv("BERTH_INTEROP_DIR")
 	if env.outDir == "" {
@@ -78,7 +65,7 @@ func run(m *testing.M) (code int, err error) {
 	}
 	defer func() {
 		if err != nil && env.berthLog != "" {
-			err = fmt.Errorf("%w\n--- berth log (%s), last lines:\n%s", err, env.berthLog, tail(env.berthLog, 40))
+			err = fmt.Errorf("%w\n--- berth log (%s), last lines:\n%s", err, env.berthLog, berthproc.Tail(env.berthLog, 40))
 		}
 	}()
 	env.password = "Interop-Admin-" + randomHex(12) // meets the policy: upper, lower, digit
@@ -88,7 +75,7 @@ func run(m *testing.M) (code int, err error) {
 	if env.tools, err = buildTools(); err != nil {
 		return 0, err
 	}
-	bin, err := berthBinary(work)
+	bin, err := berthproc.Binary(work, true)
 	if err != nil {
 		return 0, err
 	}
@@ -97,7 +84,7 @@ func run(m *testing.M) (code int, err error) {
 		return 0, err
 	}
 	defer stopBerth()
-	if err := createProject(project); err != nil {
+	if _, err := env.admin.CreateProject(project, nil); err != nil {
 		return 0, err
 	}
 
@@ -125,44 +112,19 @@ func run(m *testing.M) (code int, err error) {
 // repoRoot is the module root.
 func repoRoot() string { return berthproc.RepoRoot() }
 
-func berthBinary(work string) (string, error) {
-	return berthproc.Binary(work, true)
-}
-
 // startBerth runs `berth serve` on a free loopback port with a fresh data
-// dir and waits for /healthz. The returned func stops it with SIGTERM.
+// dir, waits for /healthz and sets env.registry. The returned func stops
+// it with SIGTERM.
 func startBerth(bin, work string) (func(), error) {
-	addr, err := berthproc.FreeAddr()
-	if err != nil {
-		return nil, err
-	}
-	env.registry = addr
 	env.berthLog = filepath.Join(env.outDir, "berth.log")
-
-	p, err := berthproc.Start(berthproc.Options{
-		Argv: []string{bin, "serve",
-			"--addr", env.registry,
-			"--data-dir", filepath.Join(work, "berth-data"),
-			"--tls=off"},
-		Env:     append(os.Environ(), "BERTH_ADMIN_PASSWORD="+env.password),
-		LogPath: env.berthLog,
-	})
+	srv, err := berthproc.Serve(bin, berthproc.ServeOptions{
+		Password: env.password, DataDir: filepath.Join(work, "berth-data"), LogPath: env.berthLog})
 	if err != nil {
 		return nil, err
 	}
-	stop := func() { p.Stop(20 * time.Second) }
-
-	url := "http://" + env.registry + "/healthz"
-	client := &http.Client{Timeout: 2 * time.Second}
-	if err := p.WaitHealthy(client, url, 60*time.Second, 200*time.Millisecond); err != nil {
-		se, _ := berthproc.AsStartError(err)
-		if se.Exited {
-			return nil, fmt.Errorf("berth exited during start-up: %v", se.ExitErr)
-		}
-		stop()
-		return nil, fmt.Errorf("berth did not answer 200 on %s within 60s (last: %v)", url, se.Last)
-	}
-	return stop, nil
+	env.registry = srv.Addr
+	env.admin = srv.Admin()
+	return func() { srv.Stop() }, nil
 }
 
 // dockerDaemon uses BERTH_TEST_DOCKER_HOST or starts a private daemon.
@@ -230,47 +192,26 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-func tail(path string, n int) string { return berthproc.Tail(path, n) }
-
-// cmdResult is what one client invocation printed.
-type cmdResult struct {
-	stdout, stderr string
-}
-
 // runCmd runs one client command with a bounded time and fails the test,
 // showing what it printed, when it does not exit 0.
-func runCmd(t *testing.T, c client, stdin string, name string, args ...string) cmdResult {
+func runCmd(t *testing.T, c client, stdin string, name string, args ...string) berthproc.Output {
 	t.Helper()
-	res, err := tryCmd(c, stdin, name, args...)
-	if err != nil {
-		t.Fatalf("%s %s: %v\nstdout:\n%s\nstderr:\n%s", name, strings.Join(args, " "), err, res.stdout, res.stderr)
-	}
-	return res
+	return c.cmd(stdin, name, args...).Must(t)
 }
 
-// tryCmd runs name (a client from env.tools, or a program on PATH) in
-// c's private home and returns what it printed.
-func tryCmd(c client, stdin string, name string, args ...string) (cmdResult, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
-	defer cancel()
+// tryCmd runs name and returns what it printed.
+func tryCmd(c client, stdin string, name string, args ...string) (berthproc.Output, error) {
+	return c.cmd(stdin, name, args...).Run()
+}
+
+// cmd is name (a client from env.tools, or a program on PATH) in c's
+// private home.
+func (c client) cmd(stdin string, name string, args ...string) berthproc.Cmd {
 	bin := name
 	if p, ok := env.tools[name]; ok {
 		bin = p
 	}
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = c.env
-	cmd.Dir = c.dir
-	if stdin != "" {
-		cmd.Stdin = strings.NewReader(stdin)
-	}
-	var stdout, stderr strings.Builder
-	cmd.Stdout = &stdout
-	cmd.Stderr = &stderr
-	err := cmd.Run()
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		err = fmt.Errorf("timed out after %s: %w", cmdTimeout, err)
-	}
-	return cmdResult{stdout: stdout.String(), stderr: stderr.String()}, err
+	return berthproc.Cmd{Argv: append([]string{bin}, args...), Env: c.env, Dir: c.dir, Stdin: stdin, Timeout: cmdTimeout}
 }
 
 // cmdTimeout bounds every client command; the content is a few MiB at

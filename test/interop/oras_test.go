@@ -37,7 +37,7 @@ func TestOras(t *testing.T) {
 	}
 
 	if res, err := tryCmd(c, "", "oras", "repo", "tags", plain, reg+"/"+repo); err == nil {
-		t.Fatalf("oras repo tags of a private repository before login succeeded:\n%s", res.stdout)
+		t.Fatalf("oras repo tags of a private repository before login succeeded:\n%s", res.Stdout)
 	}
 	if _, err := tryCmd(c, "wrong-"+env.password+"\n", "oras", "login", plain, reg, "-u", "admin", "--password-stdin"); err == nil {
 		t.Errorf("oras login with a wrong password succeeded")
@@ -49,8 +49,8 @@ func TestOras(t *testing.T) {
 	res := runCmd(t, c, "", "oras", "push", plain, ref, "--artifact-type", artifactType,
 		"readme.txt:text/plain", "data.bin:application/octet-stream", "--format", "json")
 	var pushed ociDescriptor
-	if err := json.Unmarshal([]byte(res.stdout), &pushed); err != nil {
-		t.Fatalf("oras push output: %v\n%s", err, res.stdout)
+	if err := json.Unmarshal([]byte(res.Stdout), &pushed); err != nil {
+		t.Fatalf("oras push output: %v\n%s", err, res.Stdout)
 	}
 	if pushed.ArtifactType != artifactType || !strings.HasPrefix(pushed.Digest, "sha256:") {
 		t.Fatalf("oras push reported %+v, want a digest and artifact type %s", pushed, artifactType)
@@ -89,8 +89,8 @@ func TestOras(t *testing.T) {
 		res := runCmd(t, c, "", "oras", "attach", plain, ref, "--artifact-type", referrerType,
 			"sig.txt:text/plain", "--format", "json")
 		var attached ociDescriptor
-		if err := json.Unmarshal([]byte(res.stdout), &attached); err != nil {
-			t.Fatalf("oras attach output: %v\n%s", err, res.stdout)
+		if err := json.Unmarshal([]byte(res.Stdout), &attached); err != nil {
+			t.Fatalf("oras attach output: %v\n%s", err, res.Stdout)
 		}
 
 		res = runCmd(t, c, "", "oras", "discover", plain, ref, "--format", "json")
@@ -98,8 +98,8 @@ func TestOras(t *testing.T) {
 			Digest    string          `json:"digest"`
 			Referrers []ociDescriptor `json:"referrers"`
 		}
-		if err := json.Unmarshal([]byte(res.stdout), &discovered); err != nil {
-			t.Fatalf("oras discover output: %v\n%s", err, res.stdout)
+		if err := json.Unmarshal([]byte(res.Stdout), &discovered); err != nil {
+			t.Fatalf("oras discover output: %v\n%s", err, res.Stdout)
 		}
 		if discovered.Digest != pushed.Digest {
 			t.Errorf("oras discover subject = %s, want %s", discovered.Digest, pushed.Digest)
@@ -112,8 +112,8 @@ func TestOras(t *testing.T) {
 		// so (OCI-Filters-Applied), oras must then list nothing.
 		res = runCmd(t, c, "", "oras", "discover", plain, ref, "--artifact-type", artifactType+".other", "--format", "json")
 		discovered.Referrers = nil
-		if err := json.Unmarshal([]byte(res.stdout), &discovered); err != nil {
-			t.Fatalf("oras discover --artifact-type output: %v\n%s", err, res.stdout)
+		if err := json.Unmarshal([]byte(res.Stdout), &discovered); err != nil {
+			t.Fatalf("oras discover --artifact-type output: %v\n%s", err, res.Stdout)
 		}
 		if len(discovered.Referrers) != 0 {
 			t.Errorf("oras discover --artifact-type %s.other = %+v, want none", artifactType, discovered.Referrers)
@@ -125,7 +125,7 @@ func TestOras(t *testing.T) {
 		// berth answered the subject with OCI-Subject, so oras must not
 		// have fallen back to the referrers tag schema.
 		res = runCmd(t, c, "", "oras", "repo", "tags", plain, reg+"/"+repo)
-		if diff := cmp.Diff([]string{"v1"}, strings.Fields(res.stdout)); diff != "" {
+		if diff := cmp.Diff([]string{"v1"}, strings.Fields(res.Stdout)); diff != "" {
 			t.Errorf("tags of %s after attach (-want +got):\n%s", repo, diff)
 		}
 

@@ -25,9 +25,9 @@ func TestRegctl(t *testing.T) {
 	// report berth's (correct) 401 as a failure.
 	runCmd(t, c, "", "regctl", "registry", "set", "--tls", "disabled", "--skip-check", reg)
 	if res, err := tryCmd(c, "", "regctl", "tag", "ls", reg+"/"+src); err == nil {
-		t.Fatalf("regctl tag ls of a private repository before login succeeded:\n%s", res.stdout)
-	} else if !strings.Contains(res.stderr, "unauthorized") {
-		t.Errorf("regctl tag ls before login: want unauthorized, got:\n%s", res.stderr)
+		t.Fatalf("regctl tag ls of a private repository before login succeeded:\n%s", res.Stdout)
+	} else if !strings.Contains(res.Stderr, "unauthorized") {
+		t.Errorf("regctl tag ls before login: want unauthorized, got:\n%s", res.Stderr)
 	}
 	runCmd(t, c, env.password+"\n", "regctl", "registry", "login", reg, "--user", "admin", "--pass-stdin")
 
@@ -35,7 +35,7 @@ func TestRegctl(t *testing.T) {
 
 	t.Run("tag-ls", func(t *testing.T) {
 		res := runCmd(t, c, "", "regctl", "tag", "ls", reg+"/"+dst)
-		if diff := cmp.Diff([]string{"v1"}, strings.Fields(res.stdout)); diff != "" {
+		if diff := cmp.Diff([]string{"v1"}, strings.Fields(res.Stdout)); diff != "" {
 			t.Errorf("regctl tag ls %s (-want +got):\n%s", dst, diff)
 		}
 	})
@@ -43,11 +43,11 @@ func TestRegctl(t *testing.T) {
 	t.Run("manifest-get", func(t *testing.T) {
 		res := runCmd(t, c, "", "regctl", "manifest", "get", reg+"/"+dst+":v1", "--format", "raw-body")
 		srcBody, _ := manifest(t, src, "v1")
-		if res.stdout != string(srcBody) {
-			t.Errorf("regctl manifest get %s:v1 is not the manifest crane pushed:\ngot  %s\nwant %s", dst, res.stdout, srcBody)
+		if res.Stdout != string(srcBody) {
+			t.Errorf("regctl manifest get %s:v1 is not the manifest crane pushed:\ngot  %s\nwant %s", dst, res.Stdout, srcBody)
 		}
 		res = runCmd(t, c, "", "regctl", "image", "digest", reg+"/"+dst+":v1")
-		if got := strings.TrimSpace(res.stdout); got != want {
+		if got := strings.TrimSpace(res.Stdout); got != want {
 			t.Errorf("regctl image digest %s:v1 = %s, want the pushed %s", dst, got, want)
 		}
 		if _, d := manifest(t, dst, "v1"); d != want {
@@ -66,15 +66,15 @@ func TestRegctl(t *testing.T) {
 			"--artifact-type", artifactType,
 			"--file", "note.bin", "--file-media-type", "application/vnd.berth.note",
 			"--format", "{{.Manifest.GetDescriptor.Digest}}")
-		artifact := strings.TrimSpace(res.stdout)
+		artifact := strings.TrimSpace(res.Stdout)
 		if !strings.HasPrefix(artifact, "sha256:") {
 			t.Fatalf("regctl artifact put printed %q, want the artifact's digest", artifact)
 		}
 
 		res = runCmd(t, c, "", "regctl", "artifact", "list", reg+"/"+dst+":v1", "--format", "{{json .Manifest}}")
 		var listed ociIndex
-		if err := json.Unmarshal([]byte(res.stdout), &listed); err != nil {
-			t.Fatalf("regctl artifact list output: %v\n%s", err, res.stdout)
+		if err := json.Unmarshal([]byte(res.Stdout), &listed); err != nil {
+			t.Fatalf("regctl artifact list output: %v\n%s", err, res.Stdout)
 		}
 		if got := artifactTypes(listed); !cmp.Equal(got, map[string]string{artifact: artifactType}) {
 			t.Errorf("regctl artifact list %s:v1 = %v, want only %s (%s)", dst, got, artifact, artifactType)
@@ -85,8 +85,8 @@ func TestRegctl(t *testing.T) {
 
 		res = runCmd(t, c, "", "regctl", "artifact", "get",
 			"--subject", reg+"/"+dst+":v1", "--filter-artifact-type", artifactType)
-		if res.stdout != string(note) {
-			t.Errorf("regctl artifact get returned %d bytes, not the %d put", len(res.stdout), len(note))
+		if res.Stdout != string(note) {
+			t.Errorf("regctl artifact get returned %d bytes, not the %d put", len(res.Stdout), len(note))
 		}
 	})
 }

@@ -1,7 +1,6 @@
 package interop
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -12,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/crane"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -23,23 +21,6 @@ import (
 
 // What the tests check through berth's own HTTP API, as admin, next to
 // what the clients say.
-
-// createProject makes a private project through the Harbor-style API.
-func createProject(name string) error {
-	body, err := json.Marshal(map[string]any{
-		"project_name": name, "metadata": map[string]string{"public": "false"}})
-	if err != nil {
-		return err
-	}
-	status, b, _, err := adminRequest("POST", "/api/v2.0/projects", "application/json", bytes.NewReader(body), "")
-	if err != nil {
-		return fmt.Errorf("create project %s: %w", name, err)
-	}
-	if status != http.StatusCreated {
-		return fmt.Errorf("create project %s: status %d: %s", name, status, b)
-	}
-	return nil
-}
 
 // adminRequest sends one request to berth with admin's Basic credentials.
 func adminRequest(method, path, contentType string, body io.Reader, accept string) (int, []byte, http.Header, error) {
@@ -146,15 +127,7 @@ func pushImage(t *testing.T, ref string) v1.Image {
 	return img
 }
 
-func craneOpts(t *testing.T) []crane.Option {
-	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
-	t.Cleanup(cancel)
-	return []crane.Option{
-		crane.Insecure,
-		crane.WithContext(ctx),
-		crane.WithAuth(&authn.Basic{Username: "admin", Password: env.password}),
-	}
-}
+func craneOpts(t *testing.T) []crane.Option { return env.admin.CraneOptions(t, cmdTimeout) }
 
 // digestOf is img's manifest digest.
 func digestOf(t *testing.T, img v1.Image) string {

@@ -8,14 +8,7 @@ package ldape2e
 import (
 	"archive/tar"
 	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -41,9 +34,9 @@ func TestDockerLoginAndPushAsLDAPUser(t *testing.T) {
 	dir.AddUser(t, "carol", "Carol-pw-1")
 	dir.AddGroup(t, "developers", alice)
 
-	registry := startBerth(t, work)
-	admin := client{base: "http://" + registry, user: "admin", pass: adminPassword}
-	admin.must(t, "PUT", "/configurations", map[string]any{
+	srv := startBerth(t, work)
+	registry, admin := srv.Addr, srv.Admin()
+	must(t, admin, 200, "PUT", "/configurations", map[string]any{
 		"auth_mode":            "ldap_auth",
 		"ldap_url":             dir.URL,
 		"ldap_start_tls":       true,
@@ -53,10 +46,12 @@ func TestDockerLoginAndPushAsLDAPUser(t *testing.T) {
 		"ldap_base_dn":         ldaptest.PeopleDN,
 		"ldap_uid":             "uid",
 		"ldap_group_base_dn":   ldaptest.GroupsDN,
-	}, 200)
-	admin.must(t, "POST", "/projects", map[string]any{"project_name": "ldapteam", "metadata": map[string]string{"public": "false"}}, 201)
-	admin.must(t, "POST", "/projects/ldapteam/members", map[string]any{"role_id": 2, // developer
-		"member_group": map[string]any{"group_type": 1, "ldap_group_dn": ldaptest.GroupDN("developers")}}, 201)
+	}, nil)
+	if _, err := admin.CreateProject("ldapteam", nil); err != nil {
+		t.Fatal(err)
+	}
+	must(t, admin, 201, "POST", "/projects/ldapteam/members", map[string]any{"role_id": 2, // developer
+		"member_group": map[string]any{"group_type": 1, "ldap_group_dn": ldaptest.GroupDN("developers")}}, nil)
 
 	host, stop, err := dockertest.Daemon("berth-ldape2e")
 	if err != nil {
@@ -96,104 +91,48 @@ func TestDockerLoginAndPushAsLDAPUser(t *testing.T) {
 	}
 	// The image is there.
 	var arts []struct{ Digest string }
-	admin.get(t, "/projects/ldapteam/repositories/hello/artifacts", &arts)
+	must(t, admin, 200, "GET", "/projects/ldapteam/repositories/hello/artifacts", nil, &arts)
 	if len(arts) != 1 || arts[0].Digest != m[1] {
 		t.Errorf("artifacts of ldapteam/hello = %+v, want %s", arts, m[1])
 	}
 }
 
-// startBerth runs berth with TLS off on a free loopback port.
-func startBerth(t *testing.T, work string) string {
+// startBerth runs berth with TLS off on a free loopback port; the test's
+// cleanup stops it.
+func startBerth(t *testing.T, work string) *berthproc.Server {
 	t.Helper()
 	bin, err := berthproc.Binary(work, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr, err := berthproc.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
 	logPath := filepath.Join(work, "berth.log")
-	p, err := berthproc.Start(berthproc.Options{
-		Argv:    []string{bin, "serve", "--addr", addr, "--data-dir", filepath.Join(work, "data"), "--tls=off"},
-		Env:     append(os.Environ(), "BERTH_ADMIN_PASSWORD="+adminPassword),
-		LogPath: logPath,
-	})
+	srv, err := berthproc.Serve(bin, berthproc.ServeOptions{
+		Password: adminPassword, DataDir: filepath.Join(work, "data"), LogPath: logPath})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("berth did not become healthy: %v\n%s", err, berthproc.Tail(logPath, 40))
 	}
 	t.Cleanup(func() {
-		p.Stop(20 * time.Second)
+		srv.Stop()
 		if t.Failed() {
 			t.Logf("berth log, last lines:\n%s", berthproc.Tail(logPath, 40))
 		}
 	})
-	if err := p.WaitHealthy(&http.Client{Timeout: 2 * time.Second}, "http://"+addr+"/healthz", 60*time.Second, 100*time.Millisecond); err != nil {
-		t.Fatalf("berth did not become healthy: %v\n%s", err, berthproc.Tail(logPath, 40))
-	}
-	return addr
+	return srv
 }
 
-type client struct{ base, user, pass string }
-
-func (c client) do(t *testing.T, method, path string, body any) (int, []byte) {
+// must sends one admin request that must answer status, and decodes the
+// answer into out unless out is nil.
+func must(t *testing.T, admin *berthproc.Admin, status int, method, path string, body, out any) {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, c.base+"/api/v2.0"+path, rd)
-	if err != nil {
+	if _, err := admin.Call(status, method, path, body, out); err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.SetBasicAuth(c.user, c.pass)
-	res, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, b
 }
 
-func (c client) must(t *testing.T, method, path string, body any, status int) {
-	t.Helper()
-	if got, b := c.do(t, method, path, body); got != status {
-		t.Fatalf("%s %s: %d %s, want %d", method, path, got, b, status)
-	}
-}
-
-func (c client) get(t *testing.T, path string, v any) {
-	t.Helper()
-	st, b := c.do(t, "GET", path, nil)
-	if st != 200 {
-		t.Fatalf("GET %s: %d %s", path, st, b)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("GET %s: %v", path, err)
-	}
-}
-
+// run runs a command and returns its output, stdout then stderr.
 func run(env []string, stdin string, name string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = env
-	if stdin != "" {
-		cmd.Stdin = strings.NewReader(stdin)
-	}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		err = fmt.Errorf("timed out after %s: %w", cmdTimeout, err)
-	}
-	return out.String(), err
+	out, err := berthproc.Cmd{Argv: append([]string{name}, args...), Env: env, Stdin: stdin, Timeout: cmdTimeout}.Run()
+	return out.Stdout + out.Stderr, err
 }
 
 func mustRun(t *testing.T, env []string, stdin string, name string, args ...string) string {

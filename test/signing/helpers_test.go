@@ -85,20 +85,20 @@ func adminJSON(t *testing.T, method, path string, v any, wantStatus int) resp {
 // project creates a private project with metadata md.
 func project(t *testing.T, name string, md map[string]string) {
 	t.Helper()
-	m := map[string]string{"public": "false"}
-	for k, v := range md {
-		m[k] = v
+	if _, err := env.admin.CreateProject(name, md); err != nil {
+		t.Fatal(err)
 	}
-	adminJSON(t, "POST", "/api/v2.0/projects", map[string]any{"project_name": name, "metadata": m}, http.StatusCreated)
 }
 
 // user creates a user with role in project (Harbor role ids).
 func user(t *testing.T, name, password, project string, role int) {
 	t.Helper()
-	adminJSON(t, "POST", "/api/v2.0/users", map[string]any{"username": name, "email": name + "@example.com",
-		"realname": name, "password": password}, http.StatusCreated)
-	adminJSON(t, "POST", "/api/v2.0/projects/"+project+"/members", map[string]any{"role_id": role,
-		"member_user": map[string]string{"username": name}}, http.StatusCreated)
+	if _, err := env.admin.CreateUser(name, password); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.admin.AddMember(project, name, role); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // trustKey adds a trust key to project.

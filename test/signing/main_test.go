@@ -17,7 +17,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,29 +29,23 @@ import (
 var env struct {
 	registry string // host:port
 	password string // admin's
+	admin    *berthproc.Admin
 	cosign   string // the cosign binary
 	work     string
 	berthLog string
 }
 
 func TestMain(m *testing.M) {
-	code, err := run(m)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "signing set-up: %v\n", err)
-		if env.berthLog != "" {
-			fmt.Fprintf(os.Stderr, "--- berth log:\n%s\n", berthproc.Tail(env.berthLog, 40))
-		}
-		os.Exit(1)
-	}
-	os.Exit(code)
+	berthproc.Main("signing", func(work string) (int, error) { return run(m, work) })
 }
 
-func run(m *testing.M) (int, error) {
-	work, err := os.MkdirTemp("", "berth-signing-")
-	if err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(work)
+func run(m *testing.M, work string) (code int, err error) {
+	defer func() {
+		// Read before Main removes work, where the log is.
+		if err != nil && env.berthLog != "" {
+			err = fmt.Errorf("%w\n--- berth log:\n%s", err, berthproc.Tail(env.berthLog, 40))
+		}
+	}()
 	env.work = work
 	env.password = "Signing-Admin-" + randomHex(8)
 	if env.cosign, err = cosignBinary(); err != nil {
@@ -62,25 +55,16 @@ func run(m *testing.M) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	addr, err := berthproc.FreeAddr()
-	if err != nil {
-		return 0, err
-	}
-	env.registry = addr
 	env.berthLog = filepath.Join(work, "berth.log")
-	p, err := berthproc.Start(berthproc.Options{
-		Argv:    []string{bin, "serve", "--addr", addr, "--data-dir", filepath.Join(work, "data"), "--tls=off"},
-		Env:     append(os.Environ(), "BERTH_ADMIN_PASSWORD="+env.password),
-		LogPath: env.berthLog,
-	})
+	srv, err := berthproc.Serve(bin, berthproc.ServeOptions{
+		Password: env.password, DataDir: filepath.Join(work, "data"), LogPath: env.berthLog})
 	if err != nil {
-		return 0, err
-	}
-	defer p.Stop(20 * time.Second)
-	if err := p.WaitHealthy(&http.Client{Timeout: 2 * time.Second}, "http://"+addr+"/healthz", 60*time.Second, 200*time.Millisecond); err != nil {
 		return 0, fmt.Errorf("berth did not become healthy: %v", err)
 	}
-	code := m.Run()
+	defer srv.Stop()
+	env.registry = srv.Addr
+	env.admin = srv.Admin()
+	code = m.Run()
 	if code != 0 {
 		fmt.Fprintf(os.Stderr, "--- berth log (last lines):\n%s\n", berthproc.Tail(env.berthLog, 30))
 	}

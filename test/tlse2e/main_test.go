@@ -17,7 +17,6 @@
 package tlse2e
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -36,28 +35,17 @@ import (
 var berthBin string
 
 func TestMain(m *testing.M) {
-	work, err := os.MkdirTemp("", "berth-tlse2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	berthBin, err = binary(work)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "tlse2e set-up: %v\n", err)
-		os.RemoveAll(work)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(work)
-	os.Exit(code)
+	berthproc.Main("tlse2e", func(work string) (int, error) {
+		var err error
+		if berthBin, err = berthproc.Binary(work, false); err != nil {
+			return 0, err
+		}
+		return m.Run(), nil
+	})
 }
 
 // repoRoot is the module root.
 func repoRoot() string { return berthproc.RepoRoot() }
-
-func binary(work string) (string, error) {
-	return berthproc.Binary(work, false)
-}
 
 // berthProc is one running `berth serve`.
 type berthProc struct {
@@ -185,20 +173,8 @@ func (r result) exitCode() int {
 
 // run runs a command with a bounded time.
 func run(timeout time.Duration, env []string, stdin string, name string, args ...string) result {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = env
-	if stdin != "" {
-		cmd.Stdin = strings.NewReader(stdin)
-	}
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		err = fmt.Errorf("timed out after %s: %w", timeout, err)
-	}
-	return result{stdout: stdout.String(), stderr: stderr.String(), err: err}
+	out, err := berthproc.Cmd{Argv: append([]string{name}, args...), Env: env, Stdin: stdin, Timeout: timeout}.Run()
+	return result{stdout: out.Stdout, stderr: out.Stderr, err: err}
 }
 
 // mustRun runs a command that must succeed.

@@ -1,8 +1,10 @@
 // Package berthproc runs the real berth binary for the black-box test
 // packages under test/: it finds or builds the binary, picks a free
 // loopback address, starts `berth serve` with its output in a log file,
-// waits for /healthz and stops it again. What a test asserts stays in the
-// test; this package only owns the process.
+// waits for /healthz and stops it again (Start, or Serve for the common
+// plain-HTTP case). Admin makes the users, projects and members a test
+// sets up through the management API. What a test asserts stays in the
+// test; this package owns only the process and that shared set-up.
 package berthproc
 
 import (
