@@ -59,3 +59,17 @@ type UploadInfo struct {
 type Redirecter interface {
 	RedirectURL(ctx context.Context, d oci.Digest, expiry time.Duration) (string, error)
 }
+
+// Tapped is an optional capability of the reader given to WriteUpload: a
+// reader whose bytes something else must also see (the upload's running
+// hash). Reading it does both, one after the other on the caller's
+// goroutine. A store that pipelines its copy may instead read Source and
+// pass every chunk it read, in order and each exactly once, to Tap on
+// another goroutine, so that receiving, hashing and writing overlap. It
+// must have tapped every byte it read by the time WriteUpload returns,
+// including after a failure.
+type Tapped interface {
+	io.Reader
+	Source() io.Reader
+	Tap(p []byte)
+}

@@ -534,6 +534,9 @@ func (s *Service) Mount(ctx context.Context, name, digest, from string, canRead 
 	return mounted, nil
 }
 
+// hashingReader hashes and counts what is read through it. As a
+// blob.Tapped it lets a store read the source and hash on a goroutine of
+// its own (the filesystem store does): n then counts what was tapped.
 type hashingReader struct {
 	r io.Reader
 	h hash.Hash
@@ -543,8 +546,16 @@ type hashingReader struct {
 func (hr *hashingReader) Read(p []byte) (int, error) {
 	n, err := hr.r.Read(p)
 	if n > 0 {
-		hr.h.Write(p[:n])
-		hr.n += int64(n)
+		hr.Tap(p[:n])
 	}
 	return n, err
+}
+
+// Source implements blob.Tapped.
+func (hr *hashingReader) Source() io.Reader { return hr.r }
+
+// Tap implements blob.Tapped.
+func (hr *hashingReader) Tap(p []byte) {
+	hr.h.Write(p)
+	hr.n += int64(len(p))
 }

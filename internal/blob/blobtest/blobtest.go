@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore func(t *testing.T) blob.Store) {
 		{"UploadOffsetBeyondData", testUploadOffsetBeyondData},
 		{"UploadEmpty", testUploadEmpty},
 		{"UploadInterrupted", testUploadInterrupted},
+		{"UploadTapped", testUploadTapped},
 		{"ReadUploadOffset", testReadUploadOffset},
 		{"CommitSmallerSize", testCommitSmallerSize},
 		{"CommitSizeTooLarge", testCommitSizeTooLarge},

@@ -333,3 +333,51 @@ func testListUploads(t *testing.T, s blob.Store) {
 		t.Fatalf("after delete and commit listed %+v, want only list-a", list)
 	}
 }
+
+// tapReader is a blob.Tapped that records what is tapped.
+type tapReader struct {
+	src    io.Reader
+	tapped bytes.Buffer
+}
+
+func (r *tapReader) Read(p []byte) (int, error) {
+	n, err := r.src.Read(p)
+	r.Tap(p[:n])
+	return n, err
+}
+func (r *tapReader) Source() io.Reader { return r.src }
+func (r *tapReader) Tap(p []byte)      { r.tapped.Write(p) }
+
+// A tapped reader sees every byte the store read, once and in order, by
+// the time WriteUpload returns, whether the source ends cleanly or fails
+// part-way; what was stored is a prefix of what was tapped.
+func testUploadTapped(t *testing.T, s blob.Store) {
+	ctx := t.Context()
+	b := Data(21, 5<<20+4321)
+
+	r := &tapReader{src: bytes.NewReader(b)}
+	n, err := s.WriteUpload(ctx, "tapped", 0, r)
+	if err != nil || n != int64(len(b)) {
+		t.Fatalf("wrote %d, %v", n, err)
+	}
+	if !bytes.Equal(r.tapped.Bytes(), b) {
+		t.Fatalf("tapped %d bytes that differ from the %d written", r.tapped.Len(), len(b))
+	}
+	wantUpload(t, s, "tapped", b)
+
+	disconnect := errors.New("client went away")
+	r = &tapReader{src: &brokenReader{b: b[:3<<20+77], err: disconnect}}
+	n, err = s.WriteUpload(ctx, "tapped-broken", 0, r)
+	if !errors.Is(err, disconnect) {
+		t.Fatalf("error %v does not wrap the reader's", err)
+	}
+	if !bytes.Equal(r.tapped.Bytes(), b[:3<<20+77]) {
+		t.Fatalf("tapped %d bytes, want the %d the source gave", r.tapped.Len(), 3<<20+77)
+	}
+	if n > int64(r.tapped.Len()) {
+		t.Fatalf("stored %d bytes, more than the %d tapped", n, r.tapped.Len())
+	}
+	if n > 0 {
+		wantUpload(t, s, "tapped-broken", b[:n])
+	}
+}

@@ -70,19 +70,23 @@ func (s *Store) WriteUpload(ctx context.Context, id string, offset int64, r io.R
 	return n, f.Close()
 }
 
-// copy copies r to f from offset off in two stages: this goroutine reads
-// (and so runs whatever hashing r does) while a second one writes the
-// previous buffer (diskWriter, writer_linux.go: around the page cache
-// where it can). Receiving and hashing then overlap the disk, and the
-// fsync that follows waits for little more than the last buffer. It does
-// not use io.Copy, which would let *os.File fall back to a 32 KiB buffer.
-// The context is checked between reads so that a cancelled request stops
+// copy copies r to f from offset off in stages: this goroutine reads
+// while a second one writes the previous buffers (diskWriter,
+// writer_linux.go: around the page cache where it can). When r is a
+// blob.Tapped (the upload's hashing reader), this goroutine reads its
+// source only, and a third one between the two taps every buffer (hashes
+// it): receiving, hashing and writing then run at once, and a push is
+// bound by the slowest of them rather than by their sum. The fsync that
+// follows waits for little more than the last buffer. It does not use
+// io.Copy, which would let *os.File fall back to a 32 KiB buffer. The
+// context is checked between reads so that a cancelled request stops
 // soon. It returns the bytes written, which may be fewer than were read
-// when writing fails.
+// when writing fails; every byte read has been tapped when it returns.
 func (s *Store) copy(ctx context.Context, f *os.File, off int64, r io.Reader) (int64, error) {
-	// pipeDepth buffers per copy: one being filled, the others queued or
-	// being written. Memory stays at pipeDepth × copyBufSize per upload.
-	const pipeDepth = 3
+	// pipeDepth buffers per copy: one being filled, one being hashed, the
+	// others queued or being written. Memory stays at pipeDepth ×
+	// copyBufSize per upload.
+	const pipeDepth = 4
 	type chunk struct {
 		bp *[]byte
 		n  int
@@ -91,6 +95,18 @@ func (s *Store) copy(ctx context.Context, f *os.File, off int64, r io.Reader) (i
 	full := make(chan chunk, pipeDepth)
 	for range pipeDepth {
 		free <- s.bufs.Get().(*[]byte)
+	}
+	toWrite := full
+	if t, ok := r.(blob.Tapped); ok {
+		r = t.Source()
+		toWrite = make(chan chunk, pipeDepth)
+		go func() {
+			for c := range full {
+				t.Tap((*c.bp)[:c.n])
+				toWrite <- c
+			}
+			close(toWrite)
+		}()
 	}
 	type outcome struct {
 		n   int64
@@ -101,7 +117,7 @@ func (s *Store) copy(ctx context.Context, f *os.File, off int64, r io.Reader) (i
 	go func() {
 		var o outcome
 		dw := newDiskWriter(f, off)
-		for c := range full {
+		for c := range toWrite {
 			if o.err == nil {
 				nw, err := dw.write((*c.bp)[:c.n])
 				o.n += int64(nw)
