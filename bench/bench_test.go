@@ -121,7 +121,7 @@ func TestSampledMedian(t *testing.T) {
 	limits := []float64{400, 1000, 100}
 	i, j := 0, 0
 	o := options{repeat: 3}
-	r, err := sampled(o, func() (float64, error) { j++; return limits[j-1], nil }, func() (result, error) {
+	r, err := sampled(o, func() (float64, float64, error) { j++; return limits[j-1], 2 * limits[j-1], nil }, func() (result, error) {
 		i++
 		return result{Workload: "w", MBps: rates[i-1]}, nil
 	})
@@ -129,7 +129,8 @@ func TestSampledMedian(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Median rate 200 over median limit 400.
-	if r.MBps != 200 || r.LimitMBps != 400 || r.Fraction != 0.5 || len(r.Samples) != 3 {
+	// The bound is twice each limit: median 800.
+	if r.MBps != 200 || r.LimitMBps != 400 || r.Fraction != 0.5 || r.BoundMBps != 800 || r.BoundFraction != 0.25 || len(r.Samples) != 3 {
 		t.Errorf("got %+v", r)
 	}
 }

@@ -161,6 +161,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 }
 
 func main() {
+	if len(os.Args) == 4 && os.Args[1] == ingestSenderArg {
+		if err := ingestSender(os.Args[2], os.Args[3]); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: ingest sender:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	o, err := parseFlags(os.Args[1:], os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
@@ -209,7 +216,7 @@ func run(o options) error {
 			"image_layer_size": o.imageLayerSize, "tags": o.tags, "repos": o.repos, "mixed_count": o.mixedCount,
 		},
 		Notes: []string{
-			"Large blob: pushes monolithic (POST, PUT) and chunked (POST, 16 MiB PATCHes, PUT) and a pull, one client, --repeat samples each (median); before every sample the machine limit is measured again (min(sha256, fsync'd disk) for pushes, loopback TCP for pulls), and the fraction is the median rate over the median of those limits, so load from elsewhere weighs on both alike.",
+			"Large blob: pushes monolithic (POST, PUT) and chunked (POST, 16 MiB PATCHes, PUT) and a pull, one client, --repeat samples each (median); before every sample the machine limit is measured again (min(sha256, fsync'd disk) for pushes, loopback TCP for pulls), and the fraction is the median rate over the median of those limits, so load from elsewhere weighs on both alike. Pushes are also set against the verified-ingest probe, measured before each sample too: what this machine does when it only receives over loopback, hashes and writes durably, overlapped, with sender and receiver on the same cores: the bare work any registry that checks digests and keeps data safe must do, and so a practical ceiling for its pushes on this machine.",
 			"Concurrent large push: --concurrent-large different blobs of --large-size at once, one client each; peak RSS is the largest VmRSS sampled every 20 ms during the workload.",
 			"Images: config + 4 layers (--image-layer-size, 1/4, 1/16, 4 KiB) + manifest per image, pushed then pulled by 1, 8 and 32 clients; latencies are per image.",
 			"Lists: a repository with --tags tags and a registry with --repos repositories (setup not timed), then complete listings following Link headers for --duration.",
@@ -249,7 +256,10 @@ func run(o options) error {
 	if rep.Machine.LoopbackMBps, err = loopbackRate(d.large); err != nil {
 		return fmt.Errorf("loopback rate: %w", err)
 	}
-	logf("  sha256 %.0f MB/s, fsync'd write %.0f MB/s, loopback %.0f MB/s", rep.Machine.SHA256MBps, rep.Machine.DiskMBps, rep.Machine.LoopbackMBps)
+	if rep.Machine.IngestMBps, err = ingestRate(work, d.large); err != nil {
+		return fmt.Errorf("ingest rate: %w", err)
+	}
+	logf("  sha256 %.0f MB/s, fsync'd write %.0f MB/s, loopback %.0f MB/s, verified ingest %.0f MB/s", rep.Machine.SHA256MBps, rep.Machine.DiskMBps, rep.Machine.LoopbackMBps, rep.Machine.IngestMBps)
 
 	var targets []target
 	defer func() {

@@ -227,6 +227,10 @@ type result struct {
 	Samples   []float64 `json:"samples_mb_per_s,omitempty"`
 	LimitMBps float64   `json:"limit_mb_per_s,omitempty"`
 	Fraction  float64   `json:"fraction_of_limit,omitempty"`
+	// BoundMBps is the median of the verified-ingest probe measured
+	// beside the pushes (ingestRate); BoundFraction the median rate over it.
+	BoundMBps     float64 `json:"ingest_bound_mb_per_s,omitempty"`
+	BoundFraction float64 `json:"fraction_of_ingest_bound,omitempty"`
 	// moved counts every byte the workload moved, when that is more than
 	// Bytes (repeated samples, setup pushes): CPU s/GB divides by it.
 	moved int64
@@ -388,23 +392,25 @@ type step struct {
 	setup func(ctx context.Context) error
 }
 
-// limitFunc measures a machine limit in MB/s right before a sample.
-type limitFunc func() (float64, error)
+// limitFunc measures, right before a sample, the machine limit the
+// sample is judged against and, when not 0, a bound on what a registry
+// could reach (the verified-ingest probe for pushes), both in MB/s.
+type limitFunc func() (limit, bound float64, err error)
 
 // sampled runs f o.repeat times, each right after limit() (when not nil),
 // and returns the sample with the median rate, every rate seen, and the
 // median rate over the median limit.
 func sampled(o options, limit limitFunc, f func() (result, error)) (result, error) {
 	type sample struct {
-		r     result
-		limit float64
+		r            result
+		limit, bound float64
 	}
 	var ss []sample
 	for range o.repeat {
-		var lim float64
+		var lim, bound float64
 		if limit != nil {
 			var err error
-			if lim, err = limit(); err != nil {
+			if lim, bound, err = limit(); err != nil {
 				return result{}, fmt.Errorf("machine limit: %w", err)
 			}
 		}
@@ -412,7 +418,7 @@ func sampled(o options, limit limitFunc, f func() (result, error)) (result, erro
 		if err != nil {
 			return r, err
 		}
-		ss = append(ss, sample{r, lim})
+		ss = append(ss, sample{r, lim, bound})
 	}
 	var moved int64
 	for _, s := range ss {
@@ -421,17 +427,25 @@ func sampled(o options, limit limitFunc, f func() (result, error)) (result, erro
 	sort.Slice(ss, func(i, j int) bool { return ss[i].r.MBps < ss[j].r.MBps })
 	out := ss[len(ss)/2].r
 	out.moved = moved
-	var lims []float64
+	var lims, bounds []float64
 	for _, s := range ss {
 		out.Samples = append(out.Samples, s.r.MBps)
 		if s.limit > 0 {
 			lims = append(lims, s.limit)
+		}
+		if s.bound > 0 {
+			bounds = append(bounds, s.bound)
 		}
 	}
 	if len(lims) > 0 {
 		sort.Float64s(lims)
 		out.LimitMBps = lims[len(lims)/2]
 		out.Fraction = out.MBps / out.LimitMBps
+	}
+	if len(bounds) > 0 {
+		sort.Float64s(bounds)
+		out.BoundMBps = bounds[len(bounds)/2]
+		out.BoundFraction = out.MBps / out.BoundMBps
 	}
 	return out, nil
 }
@@ -477,14 +491,21 @@ func runWorkloads(ctx context.Context, c *client, reg string, d *workloadData, o
 		// At least 1 MB/s, never under 2 minutes.
 		return context.WithTimeout(ctx, 2*time.Minute+time.Duration(n/1e6)*time.Second)
 	}
-	pushLimit := func() (float64, error) {
+	pushLimit := func() (float64, float64, error) {
 		disk, err := diskRate(o.scratch, d.large)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
-		return min(disk, sha256Rate(d.large, 1)), nil
+		ingest, err := ingestRate(o.scratch, d.large)
+		if err != nil {
+			return 0, 0, err
+		}
+		return min(disk, sha256Rate(d.large, 1)), ingest, nil
 	}
-	pullLimit := func() (float64, error) { return loopbackRate(d.large) }
+	pullLimit := func() (float64, float64, error) {
+		lo, err := loopbackRate(d.large)
+		return lo, 0, err
+	}
 	repoL := "bench/large"
 	steps := []step{
 		{name: "large push monolithic", f: func(ctx context.Context) (result, error) {
