@@ -59,10 +59,9 @@ func (s *Store) WriteUpload(ctx context.Context, id string, offset int64, r io.R
 	if _, err := f.Seek(offset, io.SeekStart); err != nil {
 		return 0, fmt.Errorf("write upload %s: %w", id, err)
 	}
-	n, copyErr := s.copy(ctx, f, offset, r)
-	// Sync even after a failed copy: what was written is acknowledged by n.
-	if err := f.Sync(); err != nil {
-		return n, fmt.Errorf("write upload %s: %w", id, errors.Join(copyErr, err))
+	n, copyErr, syncErr := s.copy(ctx, f, offset, r)
+	if syncErr != nil {
+		return n, fmt.Errorf("write upload %s: %w", id, errors.Join(copyErr, syncErr))
 	}
 	if copyErr != nil {
 		return n, fmt.Errorf("write upload %s at %d: %w", id, offset+n, copyErr)
@@ -70,47 +69,59 @@ func (s *Store) WriteUpload(ctx context.Context, id string, offset int64, r io.R
 	return n, f.Close()
 }
 
-// copy copies r to f from offset off in stages: this goroutine reads
-// while a second one writes the previous buffers (diskWriter,
-// writer_linux.go: around the page cache where it can). When r is a
-// blob.Tapped (the upload's hashing reader), this goroutine reads its
-// source only, and a third one between the two taps every buffer (hashes
-// it): receiving, hashing and writing then run at once, and a push is
-// bound by the slowest of them rather than by their sum. The fsync that
-// follows waits for little more than the last buffer. It does not use
-// io.Copy, which would let *os.File fall back to a 32 KiB buffer. The
-// context is checked between reads so that a cancelled request stops
-// soon. It returns the bytes written, which may be fewer than were read
-// when writing fails; every byte read has been tapped when it returns.
-func (s *Store) copy(ctx context.Context, f *os.File, off int64, r io.Reader) (int64, error) {
-	// pipeDepth buffers per copy: one being filled, one being hashed, the
-	// others queued or being written. Memory stays at pipeDepth ×
-	// copyBufSize per upload.
+// copy copies r to f from offset off and fsyncs f, in stages: this
+// goroutine reads while a second one writes the buffers read
+// (diskWriter, writer_linux.go: around the page cache where it can) and
+// then fsyncs. When r is a blob.Tapped (the upload's hashing reader),
+// this goroutine reads its source only, and a third goroutine taps (hashes)
+// every buffer while the second writes it: receiving, hashing and
+// writing run at once, a push is bound by the slowest of them rather
+// than by their sum, and the fsync overlaps the hashing of the last
+// buffers. It does not use io.Copy, which would let *os.File fall back to
+// a 32 KiB buffer. The context is checked between reads so that a
+// cancelled request stops soon. It returns the bytes written, which may
+// be fewer than were read when writing fails, the error of reading or
+// writing, and that of the fsync, which runs even after a failure: what
+// was written is acknowledged by n. Every byte read has been tapped when
+// it returns.
+func (s *Store) copy(ctx context.Context, f *os.File, off int64, r io.Reader) (n int64, copyErr, syncErr error) {
+	// pipeDepth buffers per copy: one being filled, the others being
+	// hashed, written or queued. Memory stays at pipeDepth × copyBufSize
+	// per upload.
 	const pipeDepth = 4
 	type chunk struct {
-		bp *[]byte
-		n  int
+		bp   *[]byte
+		n    int
+		refs *atomic.Int32 // consumers yet to finish with it
 	}
 	free := make(chan *[]byte, pipeDepth)
-	full := make(chan chunk, pipeDepth)
 	for range pipeDepth {
 		free <- s.bufs.Get().(*[]byte)
 	}
-	toWrite := full
+	release := func(c chunk) {
+		if c.refs.Add(-1) == 0 {
+			free <- c.bp
+		}
+	}
+	toWrite := make(chan chunk, pipeDepth)
+	var toTap chan chunk
+	tapped := make(chan struct{})
 	if t, ok := r.(blob.Tapped); ok {
 		r = t.Source()
-		toWrite = make(chan chunk, pipeDepth)
+		toTap = make(chan chunk, pipeDepth)
 		go func() {
-			for c := range full {
+			defer close(tapped)
+			for c := range toTap {
 				t.Tap((*c.bp)[:c.n])
-				toWrite <- c
+				release(c)
 			}
-			close(toWrite)
 		}()
+	} else {
+		close(tapped)
 	}
 	type outcome struct {
-		n   int64
-		err error
+		n            int64
+		err, syncErr error
 	}
 	done := make(chan outcome, 1)
 	var failed atomic.Bool
@@ -124,11 +135,12 @@ func (s *Store) copy(ctx context.Context, f *os.File, off int64, r io.Reader) (i
 				o.err = err
 				failed.Store(err != nil)
 			}
-			free <- c.bp
+			release(c)
 		}
 		if err := dw.close(); o.err == nil {
 			o.err = err
 		}
+		o.syncErr = f.Sync()
 		done <- o
 	}()
 	var rerr error
@@ -139,7 +151,14 @@ func (s *Store) copy(ctx context.Context, f *os.File, off int64, r io.Reader) (i
 		bp := <-free
 		nr, err := fill(r, *bp)
 		if nr > 0 {
-			full <- chunk{bp, nr}
+			c := chunk{bp: bp, n: nr, refs: new(atomic.Int32)}
+			if toTap != nil {
+				c.refs.Store(2)
+				toTap <- c
+			} else {
+				c.refs.Store(1)
+			}
+			toWrite <- c
 		} else {
 			free <- bp
 		}
@@ -153,15 +172,19 @@ func (s *Store) copy(ctx context.Context, f *os.File, off int64, r io.Reader) (i
 			break // the writer's error is reported below
 		}
 	}
-	close(full)
+	close(toWrite)
+	if toTap != nil {
+		close(toTap)
+	}
 	o := <-done
+	<-tapped
 	for range pipeDepth {
 		s.bufs.Put(<-free)
 	}
 	if o.err != nil {
-		return o.n, o.err
+		return o.n, o.err, o.syncErr
 	}
-	return o.n, rerr
+	return o.n, rerr, o.syncErr
 }
 
 // fill reads into buf until it is full or r fails. Unlike io.ReadFull it
