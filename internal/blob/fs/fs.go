@@ -70,7 +70,32 @@ func New(root string) (*Store, error) {
 			return nil, fmt.Errorf("create blob store directory: %w", err)
 		}
 	}
+	for _, alg := range []string{oci.SHA256, oci.SHA512} {
+		if err := makePrefixDirs(filepath.Join(s.blobs, alg)); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// makePrefixDirs creates the 256 directories 00 … ff that blobs of one
+// algorithm go into, once, with one fsync: otherwise each of the first
+// few hundred blobs a new registry stores pays for a directory and an
+// extra fsync of its parent on the push path.
+func makePrefixDirs(dir string) error {
+	made := false
+	for i := range 256 {
+		switch err := os.Mkdir(filepath.Join(dir, fmt.Sprintf("%02x", i)), dirPerm); {
+		case err == nil:
+			made = true
+		case !errors.Is(err, fs.ErrExist):
+			return fmt.Errorf("create blob store directory: %w", err)
+		}
+	}
+	if made {
+		return syncDir(dir)
+	}
+	return nil
 }
 
 // Root returns the absolute directory the store lives in.

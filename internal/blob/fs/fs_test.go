@@ -464,3 +464,23 @@ func (w *failAfter) Write(p []byte) (int, error) {
 	w.n = 0
 	return k, w.err
 }
+
+// A new store has every prefix directory of both algorithms, so that no
+// push creates one; opening it again leaves them as they are.
+func TestNewMakesPrefixDirs(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "store")
+	for range 2 {
+		if _, err := fs.New(root); err != nil {
+			t.Fatal(err)
+		}
+		for _, alg := range []string{"sha256", "sha512"} {
+			entries, err := os.ReadDir(filepath.Join(root, "blobs", alg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(entries) != 256 || entries[0].Name() != "00" || entries[255].Name() != "ff" || !entries[0].IsDir() {
+				t.Fatalf("%s: %d entries, want directories 00 … ff", alg, len(entries))
+			}
+		}
+	}
+}
