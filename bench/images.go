@@ -100,12 +100,12 @@ func imageLayerSizes(o options) []int {
 	return []int{s, s / 4, s / 16, 4 << 10}
 }
 
-// imageWorkloads pushes and then pulls 2×clients (at least 16) images with
+// imageWorkloads pushes and then pulls 2×clients (at least 48, so that one client runs for about a second) images with
 // `clients` concurrent clients, for each level of concurrency.
 func imageWorkloads(c *client, d *workloadData, o options) []step {
 	var steps []step
 	for _, n := range o.imageClients {
-		count := max(16, 2*n)
+		count := max(48, 2*n)
 		var images []ociImage
 		name := fmt.Sprintf("image push ×%d", n)
 		steps = append(steps, step{name: name, f: func(ctx context.Context) (result, error) {

@@ -191,6 +191,50 @@ type target struct {
 	pid                   int   // the process, when known
 }
 
+// runAll runs every workload on every target, workload by workload: each
+// workload runs on all registries before the next one starts, and the
+// registry that goes first moves along by one each time, so that load
+// from elsewhere and the machine's drift weigh on all of them alike
+// rather than on whichever ran first. A registry that fails a workload
+// runs no more of them.
+func runAll(ctx context.Context, rep *report, targets []target, d *workloadData, o options) error {
+	clients := make([]*client, len(targets))
+	steps := make([][]step, len(targets))
+	regs := make([]regResult, len(targets))
+	for i, t := range targets {
+		clients[i] = newClient(t.url, t.user, t.pass, o.clients)
+		defer clients[i].close()
+		steps[i] = workloadSteps(clients[i], d, o)
+		regs[i] = regResult{Name: t.name, URL: t.url, Managed: t.proc != nil}
+		logf("bench: %s at %s", t.name, t.url)
+	}
+	for k := range steps[0] {
+		for j := range targets {
+			i := (j + k) % len(targets)
+			if regs[i].Error != "" {
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			r, err := runStep(ctx, steps[i][k], targets[i].name, targets[i].pid, logf)
+			if err != nil {
+				regs[i].Error = err.Error()
+				logf("bench: %s: %v", targets[i].name, err)
+				continue
+			}
+			regs[i].Results = append(regs[i].Results, r)
+		}
+	}
+	for i, t := range targets {
+		if t.pid != 0 {
+			regs[i].PeakRSS, _ = peakRSS(t.pid)
+		}
+	}
+	rep.Registries = append(rep.Registries, regs...)
+	return nil
+}
+
 func run(o options) error {
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
@@ -296,23 +340,8 @@ func run(o options) error {
 		targets = append(targets, target{name: p.Name, url: p.URL, user: p.User, pass: p.Pass, pid: o.peerPIDs[p.Name]})
 	}
 
-	for _, t := range targets {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		logf("bench: %s at %s", t.name, t.url)
-		c := newClient(t.url, t.user, t.pass, o.clients)
-		res, err := runWorkloads(ctx, c, t.name, d, o, t.pid, logf)
-		c.close()
-		rr := regResult{Name: t.name, URL: t.url, Managed: t.proc != nil, Results: res}
-		if err != nil {
-			rr.Error = err.Error()
-			logf("bench: %s: %v", t.name, err)
-		}
-		if t.pid != 0 {
-			rr.PeakRSS, _ = peakRSS(t.pid)
-		}
-		rep.Registries = append(rep.Registries, rr)
+	if err := runAll(ctx, rep, targets, d, o); err != nil {
+		return err
 	}
 	computeRatios(rep)
 

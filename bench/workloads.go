@@ -450,42 +450,44 @@ func sampled(o options, limit limitFunc, f func() (result, error)) (result, erro
 	return out, nil
 }
 
-// runWorkloads runs every workload on one registry. pid, when not 0, is
-// the registry's process: its CPU time and resident memory are measured.
-func runWorkloads(ctx context.Context, c *client, reg string, d *workloadData, o options, pid int, log func(string, ...any)) ([]result, error) {
-	var out []result
-	run := func(s step) error {
-		if s.setup != nil {
-			if err := s.setup(ctx); err != nil {
-				return fmt.Errorf("%s: setup: %w", s.name, err)
-			}
+// runStep runs one workload on registry reg. pid, when not 0, is the
+// registry's process: its CPU time and resident memory are measured.
+func runStep(ctx context.Context, s step, reg string, pid int, log func(string, ...any)) (result, error) {
+	if s.setup != nil {
+		if err := s.setup(ctx); err != nil {
+			return result{}, fmt.Errorf("%s: setup: %w", s.name, err)
 		}
-		var before float64
-		ok := false
-		var rss *rssSampler
-		if pid != 0 {
-			before, ok = cpuSeconds(pid)
-			rss = sampleRSS(pid, 20*time.Millisecond)
-		}
-		r, err := s.f(ctx)
-		if rss != nil {
-			r.PeakRSSMB = float64(rss.stop()) / 1e6
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
-		}
-		if ok {
-			if after, ok2 := cpuSeconds(pid); ok2 {
-				r.CPUs = after - before
-				if moved := max(r.moved, r.Bytes); moved > 0 {
-					r.CPUsPerGB = r.CPUs / (float64(moved) / 1e9)
-				}
-			}
-		}
-		log("  %-12s %-26s %s", reg, r.Workload, brief(r))
-		out = append(out, r)
-		return nil
 	}
+	var before float64
+	ok := false
+	var rss *rssSampler
+	if pid != 0 {
+		before, ok = cpuSeconds(pid)
+		rss = sampleRSS(pid, 20*time.Millisecond)
+	}
+	r, err := s.f(ctx)
+	if rss != nil {
+		r.PeakRSSMB = float64(rss.stop()) / 1e6
+	}
+	if err != nil {
+		return result{}, fmt.Errorf("%s: %w", s.name, err)
+	}
+	if ok {
+		if after, ok2 := cpuSeconds(pid); ok2 {
+			r.CPUs = after - before
+			if moved := max(r.moved, r.Bytes); moved > 0 {
+				r.CPUsPerGB = r.CPUs / (float64(moved) / 1e9)
+			}
+		}
+	}
+	log("  %-12s %-26s %s", reg, r.Workload, brief(r))
+	return r, nil
+}
+
+// workloadSteps returns the workloads to run against the registry c
+// talks to, in order (a later one may use what an earlier one stored),
+// leaving out those --only does not match.
+func workloadSteps(c *client, d *workloadData, o options) []step {
 	large := int64(len(d.large))
 	bigCtx := func(ctx context.Context, n int64) (context.Context, context.CancelFunc) {
 		// At least 1 MB/s, never under 2 minutes.
@@ -626,18 +628,13 @@ func runWorkloads(ctx context.Context, c *client, reg string, d *workloadData, o
 		}
 	}
 	steps = append(steps, mixedWorkload(c, d, o))
+	var out []step
 	for _, s := range steps {
-		if err := ctx.Err(); err != nil {
-			return out, err
-		}
-		if o.only != nil && !o.only.MatchString(s.name) {
-			continue
-		}
-		if err := run(s); err != nil {
-			return out, err
+		if o.only == nil || o.only.MatchString(s.name) {
+			out = append(out, s)
 		}
 	}
-	return out, nil
+	return out
 }
 
 func brief(r result) string {
