@@ -280,16 +280,25 @@ func (s *Store) Put(ctx context.Context, d oci.Digest, b []byte) error {
 // concurrent commits of one digest leave one intact file either way.
 func (s *Store) moveIntoPlace(src, dst string) error {
 	dir := filepath.Dir(dst)
-	switch err := os.Mkdir(dir, dirPerm); {
-	case err == nil:
-		// A new directory's own entry must be durable too.
-		if err := syncDir(filepath.Dir(dir)); err != nil {
+	// The prefix directory exists (New makes them all) unless someone
+	// removed it since: only then is it made again.
+	err := os.Rename(src, dst)
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, serr := os.Stat(src); serr != nil {
+			return err // the upload itself is gone
+		}
+		switch err := os.Mkdir(dir, dirPerm); {
+		case err == nil:
+			// A new directory's own entry must be durable too.
+			if err := syncDir(filepath.Dir(dir)); err != nil {
+				return err
+			}
+		case !errors.Is(err, fs.ErrExist):
 			return err
 		}
-	case !errors.Is(err, fs.ErrExist):
-		return err
+		err = os.Rename(src, dst)
 	}
-	if err := os.Rename(src, dst); err != nil {
+	if err != nil {
 		return err
 	}
 	return syncDir(dir)

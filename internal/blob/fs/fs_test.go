@@ -484,3 +484,34 @@ func TestNewMakesPrefixDirs(t *testing.T) {
 		}
 	}
 }
+
+// A prefix directory removed from under the store is made again by the
+// next commit into it; a commit of an upload that is gone says so.
+func TestCommitRemakesPrefixDir(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "store")
+	s, err := fs.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := blobtest.Data(31, 5000)
+	d := oci.FromBytes(b)
+	prefix := filepath.Join(root, "blobs", "sha256", d.Hex()[:2])
+	if err := os.Remove(prefix); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.WriteUpload(t.Context(), "remake", 0, bytes.NewReader(b)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CommitUpload(t.Context(), "remake", int64(len(b)), d); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(prefix, d.Hex()))
+	if err != nil || !bytes.Equal(got, b) {
+		t.Fatalf("blob file after commit: %v", err)
+	}
+	other := blobtest.Data(32, 10)
+	err = s.CommitUpload(t.Context(), "never-written", 10, oci.FromBytes(other))
+	if !errs.Is(err, errs.NotFound) {
+		t.Fatalf("commit of a missing upload: %v, want not found", err)
+	}
+}
