@@ -69,7 +69,8 @@ func (s *Store) WriteUpload(ctx context.Context, id string, offset int64, r io.R
 	return n, f.Close()
 }
 
-// copy copies r to f from offset off and fsyncs f, in stages: this
+// copy copies r to f from offset off and fsyncs f. A body that fits in
+// one buffer is handled in line. A larger one goes in stages: this
 // goroutine reads while a second one writes the buffers read
 // (diskWriter, writer_linux.go: around the page cache where it can) and
 // then fsyncs. When r is a blob.Tapped (the upload's hashing reader),
@@ -85,9 +86,45 @@ func (s *Store) WriteUpload(ctx context.Context, id string, offset int64, r io.R
 // was written is acknowledged by n. Every byte read has been tapped when
 // it returns.
 func (s *Store) copy(ctx context.Context, f *os.File, off int64, r io.Reader) (n int64, copyErr, syncErr error) {
-	// pipeDepth buffers per copy: one being filled, the others being
-	// hashed, written or queued. Memory stays at pipeDepth × copyBufSize
-	// per upload.
+	var tap func([]byte)
+	if t, ok := r.(blob.Tapped); ok {
+		r, tap = t.Source(), t.Tap
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err, f.Sync()
+	}
+	// Most blobs (configs, small layers, manifests) fit in one buffer:
+	// they are tapped, written and fsync'd right here, with no goroutines
+	// and no more buffers.
+	first := s.bufs.Get().(*[]byte)
+	nr, err := fill(r, *first)
+	if err != nil {
+		defer s.bufs.Put(first)
+		if tap != nil {
+			tap((*first)[:nr])
+		}
+		dw := newDiskWriter(f, off)
+		nw, werr := dw.write((*first)[:nr])
+		if cerr := dw.close(); werr == nil {
+			werr = cerr
+		}
+		if err == io.EOF {
+			err = nil
+		}
+		if werr != nil {
+			err = werr
+		}
+		return int64(nw), err, f.Sync()
+	}
+	return s.pipe(ctx, f, off, r, tap, first)
+}
+
+// pipe is copy for a body larger than one buffer; first holds its first
+// buffer, full.
+func (s *Store) pipe(ctx context.Context, f *os.File, off int64, r io.Reader, tap func([]byte), first *[]byte) (n int64, copyErr, syncErr error) {
+	// At most pipeDepth buffers per copy, taken as needed: one being
+	// filled, the others being hashed, written or queued. Memory stays at
+	// pipeDepth × copyBufSize per upload.
 	const pipeDepth = 4
 	type chunk struct {
 		bp   *[]byte
@@ -95,9 +132,7 @@ func (s *Store) copy(ctx context.Context, f *os.File, off int64, r io.Reader) (n
 		refs *atomic.Int32 // consumers yet to finish with it
 	}
 	free := make(chan *[]byte, pipeDepth)
-	for range pipeDepth {
-		free <- s.bufs.Get().(*[]byte)
-	}
+	taken := 1
 	release := func(c chunk) {
 		if c.refs.Add(-1) == 0 {
 			free <- c.bp
@@ -106,13 +141,12 @@ func (s *Store) copy(ctx context.Context, f *os.File, off int64, r io.Reader) (n
 	toWrite := make(chan chunk, pipeDepth)
 	var toTap chan chunk
 	tapped := make(chan struct{})
-	if t, ok := r.(blob.Tapped); ok {
-		r = t.Source()
+	if tap != nil {
 		toTap = make(chan chunk, pipeDepth)
 		go func() {
 			defer close(tapped)
 			for c := range toTap {
-				t.Tap((*c.bp)[:c.n])
+				tap((*c.bp)[:c.n])
 				release(c)
 			}
 		}()
@@ -143,22 +177,36 @@ func (s *Store) copy(ctx context.Context, f *os.File, off int64, r io.Reader) (n
 		o.syncErr = f.Sync()
 		done <- o
 	}()
+	send := func(bp *[]byte, nr int) {
+		c := chunk{bp: bp, n: nr, refs: new(atomic.Int32)}
+		if toTap != nil {
+			c.refs.Store(2)
+			toTap <- c
+		} else {
+			c.refs.Store(1)
+		}
+		toWrite <- c
+	}
+	send(first, len(*first))
 	var rerr error
-	for {
+	for !failed.Load() { // a writer's error is reported below
 		if rerr = ctx.Err(); rerr != nil {
 			break
 		}
-		bp := <-free
+		var bp *[]byte
+		select {
+		case bp = <-free:
+		default:
+			if taken < pipeDepth {
+				bp = s.bufs.Get().(*[]byte)
+				taken++
+			} else {
+				bp = <-free
+			}
+		}
 		nr, err := fill(r, *bp)
 		if nr > 0 {
-			c := chunk{bp: bp, n: nr, refs: new(atomic.Int32)}
-			if toTap != nil {
-				c.refs.Store(2)
-				toTap <- c
-			} else {
-				c.refs.Store(1)
-			}
-			toWrite <- c
+			send(bp, nr)
 		} else {
 			free <- bp
 		}
@@ -168,9 +216,6 @@ func (s *Store) copy(ctx context.Context, f *os.File, off int64, r io.Reader) (n
 			}
 			break
 		}
-		if failed.Load() {
-			break // the writer's error is reported below
-		}
 	}
 	close(toWrite)
 	if toTap != nil {
@@ -178,7 +223,7 @@ func (s *Store) copy(ctx context.Context, f *os.File, off int64, r io.Reader) (n
 	}
 	o := <-done
 	<-tapped
-	for range pipeDepth {
+	for range taken {
 		s.bufs.Put(<-free)
 	}
 	if o.err != nil {

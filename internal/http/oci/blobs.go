@@ -67,7 +67,7 @@ func (h *Handler) getBlob(w http.ResponseWriter, r *http.Request, rt route) {
 	}
 	defer rc.Close()
 	w.WriteHeader(status)
-	if _, err := sendBody(w, r, rc); err != nil && r.Context().Err() == nil {
+	if _, err := sendBody(w, r, rc, length); err != nil && r.Context().Err() == nil {
 		h.log.Warn("blob send interrupted", "digest", info.Digest, "err", err)
 	}
 }

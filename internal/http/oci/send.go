@@ -14,6 +14,13 @@ const copyBufSize = 256 << 10
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 
+// mapFrom is the size from which a pull to this host is written from a
+// mapping: for smaller blobs, mapping and unmapping (a TLB shootdown
+// across the process's threads each time) cost more than sendfile's
+// cold copy in the receiver saves, and many concurrent small pulls ran
+// slower that way.
+const mapFrom = 4 << 20
+
 // mappedWriterTo is a blob body that can write itself from memory mapped
 // from the page cache (the filesystem store's files).
 type mappedWriterTo interface {
@@ -26,7 +33,8 @@ type mappedWriterTo interface {
 // (io.Copy reaches the connection's ReadFrom): no copy through user
 // space, and the network card reads the page cache.
 //
-// To a client on this host, over loopback, sendfile is the slower way:
+// To a client on this host, over loopback, sendfile is the slower way
+// for a large blob (mapFrom and more):
 // the kernel hands the receiver references to the page cache, so the
 // receiving process makes the only copy of every byte, from memory that
 // is cold in the CPU's caches, alone on its core. Writing from a mapping
@@ -39,14 +47,13 @@ type mappedWriterTo interface {
 // Over TLS neither is possible (the bytes are encrypted in this process,
 // which must not read a mapping that a disk error can fault), so the
 // body goes through a pooled buffer large enough to keep syscalls few.
-func sendBody(w http.ResponseWriter, r *http.Request, body io.Reader) (int64, error) {
+func sendBody(w http.ResponseWriter, r *http.Request, body io.Reader, length int64) (int64, error) {
 	if r.TLS == nil {
-		if !fromLoopback(r) {
-			return io.Copy(w, body)
-		}
-		if m, ok := body.(mappedWriterTo); ok {
+		m, ok := body.(mappedWriterTo)
+		if ok && length >= mapFrom && fromLoopback(r) {
 			return m.WriteMappedTo(w)
 		}
+		return io.Copy(w, body)
 	}
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)

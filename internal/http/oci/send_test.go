@@ -48,7 +48,7 @@ func TestSendBodyEveryPath(t *testing.T) {
 					return
 				}
 				defer rc.Close()
-				if sent, err := sendBody(w, r, rc); err != nil || sent != n {
+				if sent, err := sendBody(w, r, rc, n); err != nil || sent != n {
 					t.Errorf("sent %d, %v", sent, err)
 				}
 			})
