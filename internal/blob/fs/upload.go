@@ -101,7 +101,14 @@ func (s *Store) copy(ctx context.Context, f *os.File, off int64, r io.Reader) (n
 	if err != nil {
 		defer s.bufs.Put(first)
 		if tap != nil {
-			tap((*first)[:nr])
+			// From tapInParallel on, hashing overlaps the write and fsync.
+			if nr < tapInParallel {
+				tap((*first)[:nr])
+			} else {
+				tapped := make(chan struct{})
+				go func() { tap((*first)[:nr]); close(tapped) }()
+				defer func() { <-tapped }()
+			}
 		}
 		dw := newDiskWriter(f, off)
 		nw, werr := dw.write((*first)[:nr])
@@ -118,6 +125,10 @@ func (s *Store) copy(ctx context.Context, f *os.File, off int64, r io.Reader) (n
 	}
 	return s.pipe(ctx, f, off, r, tap, first)
 }
+
+// tapInParallel is the size from which a body handled in line is tapped
+// on a goroutine of its own while it is written.
+const tapInParallel = 64 << 10
 
 // pipe is copy for a body larger than one buffer; first holds its first
 // buffer, full.
