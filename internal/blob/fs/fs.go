@@ -29,6 +29,10 @@ const (
 	// copyBufSize is large enough that a layer upload costs a few hundred
 	// syscalls per GiB rather than tens of thousands.
 	copyBufSize = 1 << 20
+	// firstBufSize is the buffer an upload starts with: most blobs
+	// (configs, small layers) fit in it, and 32 concurrent small pushes
+	// then hold 2 MiB of buffers rather than 32.
+	firstBufSize = 64 << 10
 	// tmpPrefix marks temporary files so that SweepTemp removes only ours.
 	tmpPrefix = "put-"
 )
@@ -40,6 +44,7 @@ type Store struct {
 	uploads string
 	tmp     string
 	bufs    sync.Pool // *[]byte of copyBufSize
+	first   sync.Pool // *[]byte of firstBufSize
 }
 
 var _ blob.Store = (*Store)(nil)
@@ -60,6 +65,7 @@ func New(root string) (*Store, error) {
 		tmp:     filepath.Join(abs, "tmp"),
 	}
 	s.bufs.New = func() any { b := alignedBuf(copyBufSize); return &b }
+	s.first.New = func() any { b := alignedBuf(firstBufSize); return &b }
 	for _, d := range []string{
 		filepath.Join(s.blobs, oci.SHA256),
 		filepath.Join(s.blobs, oci.SHA512),

@@ -93,22 +93,15 @@ func (s *Store) copy(ctx context.Context, f *os.File, off int64, r io.Reader) (n
 	if err := ctx.Err(); err != nil {
 		return 0, err, f.Sync()
 	}
-	// Most blobs (configs, small layers, manifests) fit in one buffer:
-	// they are tapped, written and fsync'd right here, with no goroutines
-	// and no more buffers.
-	first := s.bufs.Get().(*[]byte)
+	// Many blobs (configs, small layers) fit in the first buffer: they
+	// are tapped, written and fsync'd right here, with no goroutines and
+	// no more buffers; a larger body is hashed while it is written.
+	first := s.first.Get().(*[]byte)
 	nr, err := fill(r, *first)
 	if err != nil {
-		defer s.bufs.Put(first)
+		defer s.first.Put(first)
 		if tap != nil {
-			// From tapInParallel on, hashing overlaps the write and fsync.
-			if nr < tapInParallel {
-				tap((*first)[:nr])
-			} else {
-				tapped := make(chan struct{})
-				go func() { tap((*first)[:nr]); close(tapped) }()
-				defer func() { <-tapped }()
-			}
+			tap((*first)[:nr])
 		}
 		dw := newDiskWriter(f, off)
 		nw, werr := dw.write((*first)[:nr])
@@ -126,27 +119,28 @@ func (s *Store) copy(ctx context.Context, f *os.File, off int64, r io.Reader) (n
 	return s.pipe(ctx, f, off, r, tap, first)
 }
 
-// tapInParallel is the size from which a body handled in line is tapped
-// on a goroutine of its own while it is written.
-const tapInParallel = 64 << 10
-
-// pipe is copy for a body larger than one buffer; first holds its first
-// buffer, full.
+// pipe is copy for a body larger than the first buffer; first (from
+// s.first) holds its beginning, full.
 func (s *Store) pipe(ctx context.Context, f *os.File, off int64, r io.Reader, tap func([]byte), first *[]byte) (n int64, copyErr, syncErr error) {
 	// At most pipeDepth buffers per copy, taken as needed: one being
 	// filled, the others being hashed, written or queued. Memory stays at
 	// pipeDepth × copyBufSize per upload.
 	const pipeDepth = 4
 	type chunk struct {
-		bp   *[]byte
-		n    int
-		refs *atomic.Int32 // consumers yet to finish with it
+		bp    *[]byte
+		n     int
+		refs  *atomic.Int32 // consumers yet to finish with it
+		first bool          // bp is the first buffer, from s.first
 	}
 	free := make(chan *[]byte, pipeDepth)
-	taken := 1
+	taken := 0 // buffers from s.bufs
 	release := func(c chunk) {
 		if c.refs.Add(-1) == 0 {
-			free <- c.bp
+			if c.first {
+				s.first.Put(c.bp)
+			} else {
+				free <- c.bp
+			}
 		}
 	}
 	toWrite := make(chan chunk, pipeDepth)
@@ -188,8 +182,8 @@ func (s *Store) pipe(ctx context.Context, f *os.File, off int64, r io.Reader, ta
 		o.syncErr = f.Sync()
 		done <- o
 	}()
-	send := func(bp *[]byte, nr int) {
-		c := chunk{bp: bp, n: nr, refs: new(atomic.Int32)}
+	send := func(bp *[]byte, nr int, first bool) {
+		c := chunk{bp: bp, n: nr, refs: new(atomic.Int32), first: first}
 		if toTap != nil {
 			c.refs.Store(2)
 			toTap <- c
@@ -198,7 +192,7 @@ func (s *Store) pipe(ctx context.Context, f *os.File, off int64, r io.Reader, ta
 		}
 		toWrite <- c
 	}
-	send(first, len(*first))
+	send(first, len(*first), true)
 	var rerr error
 	for !failed.Load() { // a writer's error is reported below
 		if rerr = ctx.Err(); rerr != nil {
@@ -217,7 +211,7 @@ func (s *Store) pipe(ctx context.Context, f *os.File, off int64, r io.Reader, ta
 		}
 		nr, err := fill(r, *bp)
 		if nr > 0 {
-			send(bp, nr)
+			send(bp, nr, false)
 		} else {
 			free <- bp
 		}
