@@ -515,3 +515,35 @@ func TestCommitRemakesPrefixDir(t *testing.T) {
 		t.Fatalf("commit of a missing upload: %v, want not found", err)
 	}
 }
+
+// A mapped section whose file is cut short underneath (as a disk error
+// would leave its pages unreadable) ends in an error, not a crash, when
+// the writer reads the bytes in this process.
+func TestWriteMappedToFaultIsAnError(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "store")
+	s, err := fs.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := blobtest.Data(33, 6<<20)
+	d := oci.FromBytes(b)
+	if err := s.Put(t.Context(), d, b); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := s.Open(t.Context(), d, 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if err := os.Truncate(filepath.Join(root, "blobs", "sha256", d.Hex()[:2], d.Hex()), 4096); err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	n, err := rc.(interface {
+		WriteMappedTo(io.Writer) (int64, error)
+	}).WriteMappedTo(&got)
+	if err == nil {
+		t.Fatalf("wrote %d bytes of a file cut to 4096 without an error", n)
+	}
+	t.Logf("wrote %d bytes, then: %v", n, err)
+}

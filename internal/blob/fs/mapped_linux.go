@@ -1,8 +1,10 @@
 package fs
 
 import (
+	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 
 	"golang.org/x/sys/unix"
 )
@@ -15,12 +17,24 @@ const mapWindow = 4 << 20
 // WriteMappedTo writes the rest of the section to w straight from the
 // page cache: it maps the file a window at a time and hands each window
 // to w.Write, so the only copy of a byte is the kernel's, into the
-// socket. Nothing in this process reads the mapped memory; a read error
-// of the disk beneath surfaces as a failed write (EFAULT), never as a
-// fault in this process — which is also why w must write the bytes to a
-// file descriptor without looking at them (a plain TCP connection, not
-// TLS). When mapping fails it copies the rest through a buffer.
-func (s *fileSection) WriteMappedTo(w io.Writer) (int64, error) {
+// socket. w should pass the bytes on to a file descriptor without
+// looking at them (a plain TCP connection, not TLS): then a read error of
+// the disk beneath surfaces as a failed write (EFAULT). What w does copy
+// in this process (net/http's small buffers take the first and last
+// bytes of a window) would fault on such an error; the fault is turned
+// into an error here (debug.SetPanicOnFault) rather than a crash. When
+// mapping fails it copies the rest through a buffer.
+func (s *fileSection) WriteMappedTo(w io.Writer) (sent int64, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			f, ok := r.(interface{ Addr() uintptr })
+			if !ok {
+				panic(r)
+			}
+			err = fmt.Errorf("read blob file %s: memory fault at %#x (a disk error, or the file cut short)", s.f.Name(), f.Addr())
+		}
+	}()
 	pos, err := s.SectionReader.Seek(0, io.SeekCurrent)
 	if err != nil {
 		return 0, err
@@ -35,7 +49,6 @@ func (s *fileSection) WriteMappedTo(w io.Writer) (int64, error) {
 	// one after it, before mapping it reads them in large requests, the
 	// next one while this one is sent. Hints only: errors are ignored.
 	unix.Fadvise(fd, s.offset+pos, min(2*mapWindow, end-s.offset-pos), unix.FADV_WILLNEED)
-	var sent int64
 	for pos < s.length {
 		off := s.offset + pos
 		base := off &^ (page - 1)
