@@ -108,34 +108,29 @@ func imageWorkloads(c *client, d *workloadData, o options) []step {
 		count := max(48, 2*n)
 		var images []ociImage
 		name := fmt.Sprintf("image push ×%d", n)
+		// run times op on every image with n clients.
+		run := func(ctx context.Context, name string, op func(cx context.Context, repo, tag string, im ociImage) error) (result, error) {
+			var bytes int64
+			for _, im := range images {
+				bytes += im.size()
+			}
+			cx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+			defer cancel()
+			lat, el, err := parallel(cx, count, n, func(cx context.Context, i int) error {
+				return op(cx, fmt.Sprintf("bench/img%d-%d", n, i%4), fmt.Sprintf("v%d", i), images[i])
+			})
+			return summarize(name, lat, bytes*int64(len(lat))/int64(count), el), err
+		}
 		steps = append(steps, step{name: name, f: func(ctx context.Context) (result, error) {
 			images = images[:0]
 			for i := range count {
 				images = append(images, makeImage(d.seed+uint64(n)<<32+uint64(i), imageLayerSizes(o)))
 			}
-			var bytes int64
-			for _, im := range images {
-				bytes += im.size()
-			}
-			cx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-			defer cancel()
-			lat, el, err := parallel(cx, count, n, func(cx context.Context, i int) error {
-				return c.pushImage(cx, fmt.Sprintf("bench/img%d-%d", n, i%4), fmt.Sprintf("v%d", i), images[i])
-			})
-			return summarize(name, lat, bytes*int64(len(lat))/int64(count), el), err
+			return run(ctx, name, c.pushImage)
 		}})
 		pname := fmt.Sprintf("image pull ×%d", n)
 		steps = append(steps, step{name: pname, f: func(ctx context.Context) (result, error) {
-			var bytes int64
-			for _, im := range images {
-				bytes += im.size()
-			}
-			cx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-			defer cancel()
-			lat, el, err := parallel(cx, count, n, func(cx context.Context, i int) error {
-				return c.pullImage(cx, fmt.Sprintf("bench/img%d-%d", n, i%4), fmt.Sprintf("v%d", i), images[i])
-			})
-			return summarize(pname, lat, bytes*int64(len(lat))/int64(count), el), err
+			return run(ctx, pname, c.pullImage)
 		}})
 	}
 	return steps

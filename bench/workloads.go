@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -55,28 +54,7 @@ func withDigest(loc, digest string) (string, error) {
 
 // pushMonolithic is POST then one PUT carrying the whole blob.
 func (c *client) pushMonolithic(ctx context.Context, repo string, data []byte, digest string) error {
-	loc, err := c.startUpload(ctx, repo)
-	if err != nil {
-		return err
-	}
-	u, err := withDigest(loc, digest)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, "PUT", u, bytes.NewReader(data))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/octet-stream")
-	res, err := c.do(req, pushScope(repo))
-	if err != nil {
-		return err
-	}
-	if res.StatusCode != http.StatusCreated {
-		return statusErr("PUT blob", res)
-	}
-	drain(res)
-	return nil
+	return c.pushReader(ctx, repo, digest, int64(len(data)), func() io.Reader { return bytes.NewReader(data) })
 }
 
 // pushChunked is POST, a PATCH per chunk, then a PUT with the digest.
@@ -171,20 +149,7 @@ func (c *client) pushManifest(ctx context.Context, repo, tag string, layer []byt
 		"config":        desc{"application/vnd.oci.image.config.v1+json", cd, len(config)},
 		"layers":        []desc{{"application/vnd.oci.image.layer.v1.tar", ld, len(layer)}},
 	})
-	req, err := http.NewRequestWithContext(ctx, "PUT", c.base+"/v2/"+repo+"/manifests/"+tag, bytes.NewReader(m))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", ociManifest)
-	res, err := c.do(req, pushScope(repo))
-	if err != nil {
-		return err
-	}
-	if res.StatusCode != http.StatusCreated {
-		return statusErr("PUT manifest", res)
-	}
-	drain(res)
-	return nil
+	return c.putManifest(ctx, repo, tag, m)
 }
 
 func (c *client) headManifest(ctx context.Context, repo, tag string) error {
@@ -258,72 +223,60 @@ func timed(f func() error) (time.Duration, error) {
 // parallel runs job(i) for i in [0,n) on `clients` goroutines and returns
 // every latency; the first error stops the rest.
 func parallel(ctx context.Context, n, clients int, job func(ctx context.Context, i int) error) ([]time.Duration, time.Duration, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var next atomic.Int64
-	var mu sync.Mutex
-	var firstErr error
-	lat := make([][]time.Duration, clients)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for w := 0; w < clients; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n || ctx.Err() != nil {
-					return
-				}
-				d, err := timed(func() error { return job(ctx, i) })
-				if err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = fmt.Errorf("item %d: %w", i, err)
-					}
-					mu.Unlock()
-					cancel()
-					return
-				}
-				lat[w] = append(lat[w], d)
-			}
-		}(w)
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	var all []time.Duration
-	for _, l := range lat {
-		all = append(all, l...)
-	}
-	return all, elapsed, firstErr
+	return workers(ctx, clients, func(ctx context.Context) (bool, error) {
+		i := int(next.Add(1) - 1)
+		if i >= n {
+			return false, nil
+		}
+		if err := job(ctx, i); err != nil {
+			return true, fmt.Errorf("item %d: %w", i, err)
+		}
+		return true, nil
+	})
 }
 
 // forDuration runs job on `clients` goroutines until d has passed or
-// maxOps were done, and returns every latency.
+// maxOps were done, and returns every latency. A request cut off by the
+// end of d is not a failure.
 func forDuration(ctx context.Context, d time.Duration, clients, maxOps int, job func(ctx context.Context) error) ([]time.Duration, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var count atomic.Int64
+	lats, el, err := workers(ctx, clients, func(cx context.Context) (bool, error) {
+		if count.Add(1) > int64(maxOps) {
+			return false, nil
+		}
+		return true, job(cx)
+	})
+	if err != nil && ctx.Err() != nil {
+		err = nil // the clock ran out mid-request
+	}
+	return lats, el, err
+}
+
+// workers calls op on `clients` goroutines, each until op reports no more
+// work, an operation fails or ctx ends, and returns the latency of every
+// operation that did work and succeeded, the time taken and the first
+// error, which stops the others.
+func workers(ctx context.Context, clients int, op func(ctx context.Context) (more bool, err error)) ([]time.Duration, time.Duration, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var mu sync.Mutex
 	var firstErr error
 	lat := make([][]time.Duration, clients)
 	var wg sync.WaitGroup
 	start := time.Now()
-	for w := 0; w < clients; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for ctx.Err() == nil && count.Add(1) <= int64(maxOps) {
+	for w := range clients {
+		wg.Go(func() {
+			for ctx.Err() == nil {
 				t := time.Now()
-				err := job(ctx)
+				more, err := op(ctx)
 				el := time.Since(t)
+				if !more {
+					return
+				}
 				if err != nil {
-					if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
-						return // the clock ran out mid-request: not a failure
-					}
-					if ctx.Err() != nil {
-						return
-					}
 					mu.Lock()
 					if firstErr == nil {
 						firstErr = err
@@ -334,7 +287,7 @@ func forDuration(ctx context.Context, d time.Duration, clients, maxOps int, job 
 				}
 				lat[w] = append(lat[w], el)
 			}
-		}(w)
+		})
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
