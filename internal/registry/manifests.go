@@ -125,7 +125,10 @@ func (s *Service) PutManifest(ctx context.Context, name, ref, contentType string
 	if m.Subject != nil {
 		row.Subject = m.Subject.Digest
 	}
-	err = s.db.Tx(ctx, func(q *meta.Q) error {
+	// Concurrent manifest pushes (and blob commits) share one commit on
+	// SQLite (GroupTx), which must not be cancelled half-way: the
+	// manifest has been received in full by now.
+	err = s.db.GroupTx(context.WithoutCancel(ctx), func(q *meta.Q) error {
 		// Lock the referenced blobs so GC cannot take them from under us.
 		rows, err := q.LockBlobsShared(ctx, blobs)
 		if err != nil {
