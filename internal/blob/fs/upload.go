@@ -70,7 +70,8 @@ func (s *Store) WriteUpload(ctx context.Context, id string, offset int64, r io.R
 }
 
 // copy copies r to f from offset off and fsyncs f. A body that fits in
-// one buffer is handled in line. A larger one goes in stages: this
+// the first buffer (firstBufSize) is handled in line. A larger one goes
+// in stages: this
 // goroutine reads while a second one writes the buffers read
 // (diskWriter, writer_linux.go: around the page cache where it can) and
 // then fsyncs. When r is a blob.Tapped (the upload's hashing reader),
@@ -93,9 +94,8 @@ func (s *Store) copy(ctx context.Context, f *os.File, off int64, r io.Reader) (n
 	if err := ctx.Err(); err != nil {
 		return 0, err, f.Sync()
 	}
-	// Many blobs (configs, small layers) fit in the first buffer: they
-	// are tapped, written and fsync'd right here, with no goroutines and
-	// no more buffers; a larger body is hashed while it is written.
+	// Many blobs (configs, small layers) fit: no goroutines, no more
+	// buffers.
 	first := s.first.Get().(*[]byte)
 	nr, err := fill(r, *first)
 	if err != nil {
