@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"image/png"
 	"io"
 	"os"
@@ -10,7 +12,22 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-registry/berth/internal/testutil/berthproc"
 )
+
+// TestMain lets the test binary be the ingest probe's sender, as the
+// bench binary is (ingestRate runs os.Executable()).
+func TestMain(m *testing.M) {
+	if len(os.Args) == 4 && os.Args[1] == ingestSenderArg {
+		if err := ingestSender(os.Args[2], os.Args[3]); err != nil {
+			fmt.Fprintln(os.Stderr, "ingest sender:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
 
 func TestPercentile(t *testing.T) {
 	var ds []time.Duration
@@ -215,5 +232,158 @@ func TestReportAndChart(t *testing.T) {
 	}
 	if !found {
 		t.Error("no bar in berth's colour")
+	}
+}
+
+func TestMergeRounds(t *testing.T) {
+	round := func(push, p50, cpu float64, list bool) []result {
+		rs := []result{
+			{Workload: "large push monolithic", MBps: push * 10, Samples: []float64{push * 10}, Fraction: push / 100},
+			{Workload: "image push ×1", OpsPerS: push, MBps: push * 2, P50ms: p50, CPUsPerGB: cpu, Ops: 48},
+		}
+		if list {
+			rs = append(rs, result{Workload: "tag list 10", OpsPerS: 7})
+		}
+		return rs
+	}
+	// The list ran in the first round only; one round is far off.
+	got := mergeRounds([][]result{round(50, 20, 10, true), round(60, 10, 12, false), round(5, 90, 11, false)})
+	if len(got) != 3 || got[0].Workload != "large push monolithic" || got[1].Workload != "image push ×1" || got[2].Workload != "tag list 10" {
+		t.Fatalf("workloads: %+v", got)
+	}
+	im := got[1]
+	if im.OpsPerS != 50 || im.MBps != 100 || im.P50ms != 20 || im.CPUsPerGB != 11 || im.Ops != 48 {
+		t.Errorf("image push medians: %+v", im)
+	}
+	if !slices.Equal(im.Rounds, []float64{50, 60, 5}) {
+		t.Errorf("image push rounds: %v", im.Rounds)
+	}
+	// The large push's main figure is MB/s; its samples are every round's.
+	if lp := got[0]; lp.MBps != 500 || lp.Fraction != 0.5 || !slices.Equal(lp.Rounds, []float64{500, 600, 50}) || len(lp.Samples) != 3 {
+		t.Errorf("large push: %+v", lp)
+	}
+	if tl := got[2]; tl.OpsPerS != 7 || tl.Rounds != nil {
+		t.Errorf("tag list: %+v", tl)
+	}
+	// Two rounds: the mean of the two.
+	if two := mergeRounds([][]result{round(40, 1, 1, false), round(60, 3, 1, false)}); two[1].OpsPerS != 50 || two[1].P50ms != 2 {
+		t.Errorf("two rounds: %+v", two[1])
+	}
+	one := round(1, 2, 3, true)
+	if got := mergeRounds([][]result{one}); len(got) != 3 || got[1].Rounds != nil {
+		t.Errorf("one round: %+v", got)
+	}
+}
+
+func TestSpreadsAndMarkdown(t *testing.T) {
+	reg := func(name string, ops float64) regResult {
+		return regResult{Name: name, Results: []result{{Workload: "image push ×1", OpsPerS: ops, P50ms: 100 / ops}}}
+	}
+	rounds := [][]regResult{
+		{reg("berth", 60), reg("zot", 50)},
+		{reg("berth", 45), reg("zot", 50)},
+		{reg("berth", 66), reg("zot", 55)},
+	}
+	sp := spreads(rounds)
+	if got := sp["zot"]["image push ×1/images/s"]; got != [2]float64{0.9, 1.2} {
+		t.Errorf("spread = %v, want [0.9 1.2]", got)
+	}
+	rep := &report{Rounds: 3, Spread: sp, Registries: []regResult{
+		{Name: "berth", Results: mergeRounds([][]result{rounds[0][0].Results, rounds[1][0].Results, rounds[2][0].Results})},
+		{Name: "zot", Results: mergeRounds([][]result{rounds[0][1].Results, rounds[1][1].Results, rounds[2][1].Results})},
+	}}
+	computeRatios(rep)
+	md := markdown(rep)
+	for _, want := range []string{"| image push ×1 | images/s | 60.0 | 50.0 | 1.20× ✓ [0.90–1.20] |", "medians over 3 rounds"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+func TestParseFlagsRounds(t *testing.T) {
+	o, err := parseFlags([]string{"--rounds", "3", "--control"}, io.Discard)
+	if err != nil || o.rounds != 3 || !o.control {
+		t.Errorf("got rounds %d control %v, %v", o.rounds, o.control, err)
+	}
+	if o, _ := parseFlags(nil, io.Discard); o.rounds != 1 || o.control {
+		t.Errorf("defaults: rounds %d control %v", o.rounds, o.control)
+	}
+	for _, args := range [][]string{{"--rounds", "0"}, {"--rounds", "21"}, {"--peer", controlName + "=http://127.0.0.1:5001"}} {
+		if _, err := parseFlags(args, io.Discard); err == nil {
+			t.Errorf("%v: accepted", args)
+		}
+	}
+}
+
+// TestRunAgainstBerth runs the whole tool, small, against the real berth
+// binary and its control twin: two rounds, every workload but the lists.
+func TestRunAgainstBerth(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two berth processes")
+	}
+	tmp := t.TempDir()
+	bin, err := berthproc.Binary(tmp, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(tmp, "out")
+	o, err := parseFlags([]string{"--berth-bin", bin, "--no-distribution", "--control", "--rounds", "2",
+		"--large-size", "1MiB", "--repeat", "1", "--concurrent-large", "2", "--small-count", "20", "--mixed-count", "18",
+		"--image-clients", "1,4", "--duration", "200ms", "--tags", "0", "--repos", "0",
+		"--work-dir", filepath.Join(tmp, "work"), "--out", out, "--timeout", "5m"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout := os.Stdout
+	os.Stdout, _ = os.Open(os.DevNull)
+	err = run(o)
+	os.Stdout = stdout
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := os.ReadFile(filepath.Join(out, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep report
+	if err := json.Unmarshal(js, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Rounds != 2 || len(rep.Registries) != 2 || rep.Registries[0].Name != "berth" || rep.Registries[1].Name != controlName {
+		t.Fatalf("rounds %d, registries %+v", rep.Rounds, rep.Registries)
+	}
+	want := []string{"large push monolithic", "large push chunked", "large pull", "large push ×2 concurrent", "small push", "small pull",
+		"mixed blobs push", "mixed blobs pull", "manifest HEAD", "image push ×1", "image pull ×1", "image push ×4", "image pull ×4", "mixed CI"}
+	for _, reg := range rep.Registries {
+		if reg.Error != "" || len(reg.Results) != len(want) || reg.PeakRSS == 0 {
+			t.Fatalf("%s: error %q, %d results, peak RSS %d", reg.Name, reg.Error, len(reg.Results), reg.PeakRSS)
+		}
+		for i, r := range reg.Results {
+			main := metricsFor(r.Workload)[0].get(r)
+			if r.Workload != want[i] || len(r.Rounds) != 2 || main <= 0 || main != median(slices.Clone(r.Rounds)) || r.CPUsPerGB < 0 {
+				t.Errorf("%s: result %d: %+v", reg.Name, i, r)
+			}
+		}
+	}
+	for _, key := range []string{"image push ×1/images/s", "large push monolithic/MB/s", "small pull/blobs/s"} {
+		lohi, ok := rep.Spread[controlName][key]
+		ratio := rep.Ratios[controlName][key]
+		if !ok || lohi[0] <= 0 || lohi[0] > lohi[1] {
+			t.Errorf("spread of %s: %v", key, lohi)
+		}
+		if ratio <= 0 {
+			t.Errorf("ratio of %s: %v", key, ratio)
+		}
+	}
+	md, err := os.ReadFile(filepath.Join(out, "results.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(md), "| berth / "+controlName+" |") || !strings.Contains(string(md), "medians over 2 rounds") {
+		t.Errorf("results.md:\n%s", md)
+	}
+	if _, err := os.Stat(filepath.Join(out, "results.png")); err != nil {
+		t.Error(err)
 	}
 }

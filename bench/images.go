@@ -164,7 +164,7 @@ func listWorkloads(c *client, d *workloadData, o options) []step {
 		return summarize(name, append(lat, first), 0, el+first), err
 	}
 	return []step{
-		{name: tagName, setup: func(ctx context.Context) error {
+		{name: tagName, once: true, setup: func(ctx context.Context) error {
 			cx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 			defer cancel()
 			t := time.Now()
@@ -181,7 +181,7 @@ func listWorkloads(c *client, d *workloadData, o options) []step {
 		}, f: func(ctx context.Context) (result, error) {
 			return measure(ctx, tagName, o.tags, "/v2/"+tagRepo+"/tags/list", "tags", pullScope(tagRepo))
 		}},
-		{name: catName, setup: func(ctx context.Context) error {
+		{name: catName, once: true, setup: func(ctx context.Context) error {
 			cx, cancel := context.WithTimeout(ctx, 15*time.Minute)
 			defer cancel()
 			t := time.Now()

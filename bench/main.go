@@ -5,7 +5,8 @@
 // bench-results/results.md, and JSON to bench-results/results.json.
 //
 //	go run ./bench [--large-size 256MiB] [--small-count 1000] [--clients 8] [--duration 5s] [--repeat 3]
-//	    [--tags 10000] [--repos 10000] [--only REGEXP] [--peer NAME=URL[,user:pass]]... [--peer-pid NAME=PID]...
+//	    [--rounds 1] [--control] [--tags 10000] [--repos 10000] [--only REGEXP]
+//	    [--peer NAME=URL[,user:pass]]... [--peer-pid NAME=PID]...
 //
 // It also draws the registries side by side in bench-results/results.png.
 //
@@ -49,6 +50,8 @@ type options struct {
 	peerPIDs     map[string]int
 
 	repeat          int
+	rounds          int  // whole passes over the workloads, each with new content
+	control         bool // also run a second berth, as a peer, to show the noise
 	concurrentLarge int
 	imageClients    []int
 	imageLayerSize  int
@@ -87,6 +90,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return nil
 	})
 	fs.IntVar(&o.repeat, "repeat", 3, "samples of each large-blob workload (the median is reported)")
+	fs.IntVar(&o.rounds, "rounds", 1, "passes over every workload, each with new content; figures are the medians, ratios show their range")
+	fs.BoolVar(&o.control, "control", false, "also start a second berth (\"berth-control\") and measure it as a peer: berth's ratio to itself is the run's noise")
 	fs.IntVar(&o.concurrentLarge, "concurrent-large", 4, "large blobs pushed at once in the concurrent push (0: skip)")
 	imageClients := fs.String("image-clients", "1,8,32", "concurrent clients of the multi-layer image workloads")
 	layer := sizeFlag(1 << 20)
@@ -124,6 +129,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("--large-size: at least 64 bytes")
 	case o.repeat < 1 || o.repeat > 100:
 		return o, errors.New("--repeat: 1 .. 100")
+	case o.rounds < 1 || o.rounds > 20:
+		return o, errors.New("--rounds: 1 .. 20")
 	case o.concurrentLarge < 0 || o.concurrentLarge > 64:
 		return o, errors.New("--concurrent-large: 0 .. 64")
 	case o.imageLayerSize < 64<<10 || o.imageLayerSize > 256<<20:
@@ -148,7 +155,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("--timeout: must be positive")
 	}
 	for _, p := range o.peers {
-		if p.Name == "berth" || p.Name == "distribution" {
+		if p.Name == "berth" || p.Name == "distribution" || p.Name == controlName {
 			return o, fmt.Errorf("--peer %s: that name is taken by a registry bench starts", p.Name)
 		}
 	}
@@ -191,48 +198,104 @@ type target struct {
 	pid                   int   // the process, when known
 }
 
+// controlName is the second berth of --control.
+const controlName = "berth-control"
+
 // runAll runs every workload on every target, workload by workload: each
 // workload runs on all registries before the next one starts, and the
 // registry that goes first moves along by one each time, so that load
 // from elsewhere and the machine's drift weigh on all of them alike
-// rather than on whichever ran first. A registry that fails a workload
-// runs no more of them.
-func runAll(ctx context.Context, rep *report, targets []target, d *workloadData, o options) error {
+// rather than on whichever ran first. It does so o.rounds times, each
+// round with new content from newData (so that no push finds its blobs
+// stored already); the list workloads, whose set-up is long, run in the
+// first round only. A registry that fails a workload runs no more of
+// them. The report gets each registry's medians over the rounds
+// (mergeRounds) and, for more than one round, the range of berth's
+// ratios (spreads).
+func runAll(ctx context.Context, rep *report, targets []target, newData func() *workloadData, o options) error {
 	clients := make([]*client, len(targets))
-	steps := make([][]step, len(targets))
 	regs := make([]regResult, len(targets))
 	for i, t := range targets {
 		clients[i] = newClient(t.url, t.user, t.pass, o.clients)
 		defer clients[i].close()
-		steps[i] = workloadSteps(clients[i], d, o)
 		regs[i] = regResult{Name: t.name, URL: t.url, Managed: t.proc != nil}
 		logf("bench: %s at %s", t.name, t.url)
 	}
-	for k := range steps[0] {
-		for j := range targets {
-			i := (j + k) % len(targets)
-			if regs[i].Error != "" {
+	rounds := make([][]regResult, o.rounds)
+	for round := range o.rounds {
+		if o.rounds > 1 {
+			logf("bench: round %d of %d", round+1, o.rounds)
+		}
+		d := newData()
+		steps := make([][]step, len(targets))
+		for i := range targets {
+			steps[i] = workloadSteps(clients[i], d, o)
+		}
+		rounds[round] = make([]regResult, len(targets))
+		for i := range targets {
+			rounds[round][i] = regResult{Name: targets[i].name}
+		}
+		for k := range steps[0] {
+			if round > 0 && steps[0][k].once {
 				continue
 			}
-			if err := ctx.Err(); err != nil {
-				return err
+			for j := range targets {
+				i := (j + k + round) % len(targets)
+				if regs[i].Error != "" {
+					continue
+				}
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				r, err := runStep(ctx, steps[i][k], targets[i].name, targets[i].pid, logf)
+				if err != nil {
+					regs[i].Error = err.Error()
+					logf("bench: %s: %v", targets[i].name, err)
+					continue
+				}
+				rounds[round][i].Results = append(rounds[round][i].Results, r)
 			}
-			r, err := runStep(ctx, steps[i][k], targets[i].name, targets[i].pid, logf)
-			if err != nil {
-				regs[i].Error = err.Error()
-				logf("bench: %s: %v", targets[i].name, err)
-				continue
-			}
-			regs[i].Results = append(regs[i].Results, r)
 		}
 	}
 	for i, t := range targets {
+		var per [][]result
+		for _, rr := range rounds {
+			per = append(per, rr[i].Results)
+		}
+		regs[i].Results = mergeRounds(per)
 		if t.pid != 0 {
 			regs[i].PeakRSS, _ = peakRSS(t.pid)
 		}
 	}
 	rep.Registries = append(rep.Registries, regs...)
+	rep.Rounds = o.rounds
+	if o.rounds > 1 {
+		rep.Spread = spreads(rounds)
+	}
 	return nil
+}
+
+// newWorkloadData makes the content of one round: a new seed, the large
+// blob and its variants, the small and the mixed-size blobs.
+func newWorkloadData(o options) *workloadData {
+	var seed [8]byte
+	rand.Read(seed[:])
+	d := &workloadData{seed: binary.LittleEndian.Uint64(seed[:]), large: make([]byte, o.largeSize)}
+	rand.Read(d.large)
+	d.largeDigest = digestOf(d.large)
+	d.prepareVariants(o.concurrentLarge)
+	for range o.smallCount {
+		b := make([]byte, o.smallSize)
+		rand.Read(b)
+		d.small = append(d.small, b)
+		d.smallDigests = append(d.smallDigests, digestOf(b))
+	}
+	for i := range o.mixedCount {
+		b := pseudoRandom(d.seed+uint64(i), mixedSize(i))
+		d.mixed = append(d.mixed, b)
+		d.mixedDigests = append(d.mixedDigests, digestOf(b))
+	}
+	return d
 }
 
 func run(o options) error {
@@ -255,7 +318,7 @@ func run(o options) error {
 		Started: time.Now().UTC().Format(time.RFC3339),
 		Options: map[string]any{
 			"large_size": o.largeSize, "small_size": o.smallSize, "small_count": o.smallCount,
-			"clients": o.clients, "duration": o.duration.String(), "repeat": o.repeat,
+			"clients": o.clients, "duration": o.duration.String(), "repeat": o.repeat, "rounds": o.rounds,
 			"concurrent_large": o.concurrentLarge, "image_clients": o.imageClients,
 			"image_layer_size": o.imageLayerSize, "tags": o.tags, "repos": o.repos, "mixed_count": o.mixedCount,
 		},
@@ -271,25 +334,24 @@ func run(o options) error {
 		},
 	}
 
+	if o.rounds > 1 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("Rounds: every workload ran %d times, each time with new content and the registries' order moved along by one; figures are the medians over the rounds, and the bracketed range after a ratio the lowest and highest of the rounds' ratios. The list workloads (long set-up) ran in the first round only. The machine limits in the first table were measured once, before the first round.", o.rounds))
+	}
+	if o.control {
+		rep.Notes = append(rep.Notes, controlName+" is a second berth from the same binary, started and measured like berth: berth's ratio to it is what this run's noise alone makes of a ratio.")
+	}
+
 	logf("bench: preparing data (%d MiB large blob, %d × %d KiB small blobs) in %s", o.largeSize>>20, o.smallCount, o.smallSize>>10, work)
-	var seed [8]byte
-	rand.Read(seed[:])
-	d := &workloadData{seed: binary.LittleEndian.Uint64(seed[:]), large: make([]byte, o.largeSize)}
-	rand.Read(d.large)
-	d.largeDigest = digestOf(d.large)
-	d.prepareVariants(o.concurrentLarge)
-	for range o.smallCount {
-		b := make([]byte, o.smallSize)
-		rand.Read(b)
-		d.small = append(d.small, b)
-		d.smallDigests = append(d.smallDigests, digestOf(b))
-	}
-	for i := range o.mixedCount {
-		b := pseudoRandom(d.seed+uint64(i), mixedSize(i))
-		d.mixed = append(d.mixed, b)
-		d.mixedDigests = append(d.mixedDigests, digestOf(b))
-	}
 	o.scratch = work
+	d := newWorkloadData(o)
+	first := true
+	newData := func() *workloadData {
+		if first { // the first round uses the content the limits are measured with
+			first = false
+			return d
+		}
+		return newWorkloadData(o)
+	}
 
 	logf("bench: measuring machine limits")
 	rep.Machine = machine{CPUs: runtime.NumCPU(), Dir: work, SHA256MBps: sha256Rate(d.large, 3)}
@@ -318,11 +380,19 @@ func run(o options) error {
 		return err
 	}
 	logf("bench: starting berth (%s)", bin)
-	bp, burl, bpass, err := startBerth(bin, work)
+	bp, burl, bpass, err := startBerth(bin, work, "berth")
 	if err != nil {
 		return err
 	}
 	targets = append(targets, target{name: "berth", url: burl, user: "admin", pass: bpass, proc: bp, pid: bp.pid()})
+	if o.control {
+		logf("bench: starting %s (the same binary)", controlName)
+		cp, curl, cpass, err := startBerth(bin, work, controlName)
+		if err != nil {
+			return err
+		}
+		targets = append(targets, target{name: controlName, url: curl, user: "admin", pass: cpass, proc: cp, pid: cp.pid()})
+	}
 	if !o.noDist {
 		if _, err := os.Stat(o.distribution); err != nil {
 			rep.Notes = append(rep.Notes, "distribution not measured: "+o.distribution+" missing (apt-get install docker-registry)")
@@ -340,7 +410,7 @@ func run(o options) error {
 		targets = append(targets, target{name: p.Name, url: p.URL, user: p.User, pass: p.Pass, pid: o.peerPIDs[p.Name]})
 	}
 
-	if err := runAll(ctx, rep, targets, d, o); err != nil {
+	if err := runAll(ctx, rep, targets, newData, o); err != nil {
 		return err
 	}
 	computeRatios(rep)

@@ -132,18 +132,19 @@ func ensureBerth(bin string) (string, error) {
 	return abs, nil
 }
 
-// startBerth runs `berth serve --tls=off` on a free loopback port with a
-// data dir in work, makes the project "bench" and returns the process, its
-// URL and the admin password.
-func startBerth(bin, work string) (*proc, string, string, error) {
+// startBerth runs `berth serve --tls=off` on a free loopback port with the
+// data dir work/NAME-data, makes the project "bench" and returns the
+// process, its URL and the admin password. name tells apart the berth
+// measured and the control (--control).
+func startBerth(bin, work, name string) (*proc, string, string, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, "", "", err
 	}
 	pass := "Bench-" + randomHex(12)
-	data := filepath.Join(work, "berth-data")
+	data := filepath.Join(work, name+"-data")
 	env := append(os.Environ(), "BERTH_ADMIN_PASSWORD="+pass)
-	p, err := startProc("berth", filepath.Join(work, "berth.log"), env,
+	p, err := startProc(name, filepath.Join(work, name+".log"), env,
 		bin, "serve", "--addr", addr, "--data-dir", data, "--tls=off")
 	if err != nil {
 		return nil, "", "", err
@@ -162,10 +163,10 @@ func startBerth(bin, work string) (*proc, string, string, error) {
 	res, err := hc.Do(req)
 	if err != nil {
 		p.stop()
-		return nil, "", "", fmt.Errorf("berth: create project: %w", err)
+		return nil, "", "", fmt.Errorf("%s: create project: %w", name, err)
 	}
 	if res.StatusCode != http.StatusCreated && res.StatusCode != http.StatusConflict {
-		err := statusErr("berth: create project", res)
+		err := statusErr(name+": create project", res)
 		p.stop()
 		return nil, "", "", err
 	}

@@ -21,8 +21,12 @@ type report struct {
 	Machine    machine             `json:"machine"`
 	Registries []regResult         `json:"registries"`
 	Ratios     map[string]ratioSet `json:"berth_ratio_to_peer"`
-	Fractions  map[string]float64  `json:"berth_fraction_of_machine"`
-	Notes      []string            `json:"notes"`
+	// Rounds is --rounds; with more than one, Spread holds the lowest and
+	// the highest of berth's per-round ratios, keyed like Ratios.
+	Rounds    int                              `json:"rounds,omitempty"`
+	Spread    map[string]map[string][2]float64 `json:"berth_ratio_spread,omitempty"`
+	Fractions map[string]float64               `json:"berth_fraction_of_machine"`
+	Notes     []string                         `json:"notes"`
 }
 
 // ratioSet maps "workload/metric" to berth's value over the peer's.
@@ -174,7 +178,8 @@ func markdown(rep *report) string {
 			w(" %s |", num(v))
 		}
 		for _, p := range peers {
-			w(" %s |", ratioCell(rep.Ratios[p.Name][m.workload+"/"+m.name], m.higherBetter))
+			key := m.workload + "/" + m.name
+			w(" %s%s |", ratioCell(rep.Ratios[p.Name][key], m.higherBetter), spreadCell(rep.Spread[p.Name][key]))
 		}
 		w("\n")
 	}
@@ -185,7 +190,11 @@ func markdown(rep *report) string {
 	for _, p := range peers {
 		w(" %s |", ratioCell(rep.Ratios[p.Name]["peak RSS"], false))
 	}
-	w("\n\nRatios are berth's value over the peer's; ✓ marks where berth is better.\n")
+	w("\n\nRatios are berth's value over the peer's; ✓ marks where berth is better.")
+	if rep.Rounds > 1 {
+		w(" Figures are medians over %d rounds, each with new content; a ratio is of the medians, and after it, in brackets, the lowest and the highest of the rounds' own ratios.", rep.Rounds)
+	}
+	w("\n")
 	for _, r := range rep.Registries {
 		if r.Error != "" {
 			w("\n**%s failed:** %s\n", r.Name, r.Error)
@@ -261,8 +270,16 @@ func ratioCell(v float64, higherBetter bool) string {
 	return fmt.Sprintf("%.2f×%s", v, mark)
 }
 
+// spreadCell is " [lo–hi]" for a ratio's range over the rounds, or "".
+func spreadCell(lohi [2]float64) string {
+	if lohi[0] == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" [%.2f–%.2f]", lohi[0], lohi[1])
+}
+
 func optionsLine(o map[string]any) string {
-	keys := []string{"large_size", "small_size", "small_count", "clients", "duration", "repeat",
+	keys := []string{"large_size", "small_size", "small_count", "clients", "duration", "repeat", "rounds",
 		"concurrent_large", "image_clients", "image_layer_size", "tags", "repos", "mixed_count"}
 	var parts []string
 	for _, k := range keys {

@@ -186,6 +186,10 @@ type result struct {
 	// PeakRSSMB is the registry's largest resident set seen during the
 	// workload (sampled every 20 ms), in MB.
 	PeakRSSMB float64 `json:"peak_rss_mb,omitempty"`
+	// Rounds is the workload's main figure (ops/s, or MB/s for the large
+	// blobs) in each round (--rounds), when there were several; the
+	// figures here are then the medians over the rounds.
+	Rounds []float64 `json:"round_figures,omitempty"`
 	// Samples are the rates of repeated runs (--repeat); the figures above
 	// are of the median one. LimitMBps is the median of the machine limit
 	// measured right before each; Fraction is the median rate over it.
@@ -338,11 +342,13 @@ func (d *workloadData) prepareVariants(n int) {
 func mixedSize(i int) int { return 4 << 10 << (i % 9) }
 
 // step is one timed workload. setup, when set, runs first, outside the
-// CPU and memory measurement.
+// CPU and memory measurement. A step that is once runs in the first
+// round only (--rounds).
 type step struct {
 	name  string
 	f     func(ctx context.Context) (result, error)
 	setup func(ctx context.Context) error
+	once  bool
 }
 
 // limitFunc measures, right before a sample, the machine limit the
