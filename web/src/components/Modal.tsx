@@ -1,6 +1,8 @@
 // An accessible modal dialog: labelled, focus moves in, Escape closes.
 import { useEffect, useId, useRef, type ReactNode } from 'react';
 import { Button, ErrorText } from './ui';
+import { useAction } from './hooks';
+import { useToast } from './Toasts';
 
 export function Modal({ title, onClose, children, footer }: { title: string; onClose: () => void; children: ReactNode; footer?: ReactNode }) {
   const id = useId();
@@ -85,5 +87,51 @@ export function ConfirmDialog({
       ) : null}
       <ErrorText error={error ?? ''} />
     </Modal>
+  );
+}
+
+/**
+ * ConfirmAction is a ConfirmDialog that carries out what it asks about:
+ * Confirm runs perform, busy meanwhile; on success it toasts done, closes
+ * and calls onDone (a list reloads); a failure stays in the dialog.
+ */
+export function ConfirmAction({
+  title,
+  message,
+  items,
+  confirmLabel,
+  perform,
+  done,
+  onClose,
+  onDone,
+}: {
+  title: string;
+  message: ReactNode;
+  items?: string[];
+  confirmLabel?: string;
+  perform: () => Promise<unknown>;
+  done: string;
+  onClose: () => void;
+  onDone?: () => void;
+}) {
+  const act = useAction();
+  const toast = useToast();
+  return (
+    <ConfirmDialog
+      title={title}
+      message={message}
+      items={items}
+      confirmLabel={confirmLabel}
+      busy={act.busy}
+      error={act.error}
+      onCancel={onClose}
+      onConfirm={async () => {
+        if (await act.run(async () => (await perform(), true))) {
+          toast.ok(done);
+          onClose();
+          onDone?.();
+        }
+      }}
+    />
   );
 }

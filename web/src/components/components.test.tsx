@@ -2,7 +2,8 @@ import { describe, expect, test, vi } from 'vitest';
 import { render, screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { useState } from 'react';
-import { ConfirmDialog } from './Modal';
+import { ConfirmAction, ConfirmDialog } from './Modal';
+import { ToastProvider } from './Toasts';
 import { Pager, Table } from './Table';
 import { Tabs } from './Tabs';
 import { CopyButton, Field, Markdown, formatSize, shortDigest } from './ui';
@@ -20,6 +21,54 @@ describe('ConfirmDialog', () => {
     expect(onConfirm).toHaveBeenCalledTimes(1);
     await user.keyboard('{Escape}');
     expect(onCancel).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('ConfirmAction', () => {
+  function Harness({ perform, onDone }: { perform: () => Promise<unknown>; onDone: () => void }) {
+    const [open, setOpen] = useState(true);
+    return (
+      <ToastProvider>
+        {open ? (
+          <ConfirmAction title="Delete label" message="Gone from every artifact." items={['prod']} perform={perform} done="Deleted label prod" onClose={() => setOpen(false)} onDone={onDone} />
+        ) : (
+          <p>closed</p>
+        )}
+      </ToastProvider>
+    );
+  }
+
+  test('runs the action, says it is done, closes and reloads', async () => {
+    const user = userEvent.setup();
+    let finish = () => {};
+    const perform = vi.fn(() => new Promise<void>((resolve) => (finish = resolve)));
+    const onDone = vi.fn();
+    render(<Harness perform={perform} onDone={onDone} />);
+    const dialog = screen.getByRole('dialog', { name: 'Delete label' });
+    await user.click(within(dialog).getByRole('button', { name: 'Delete' }));
+    expect(perform).toHaveBeenCalledTimes(1);
+    // Busy while the request runs: a second click sends nothing.
+    expect(within(dialog).getByRole('button', { name: /Delete/ }).hasAttribute('disabled')).toBe(true);
+    finish();
+    expect((await screen.findByRole('status')).textContent).toContain('Deleted label prod');
+    expect(screen.getByText('closed')).toBeTruthy();
+    expect(screen.queryByRole('dialog')).toBeNull();
+    expect(onDone).toHaveBeenCalledTimes(1);
+  });
+
+  test('keeps the dialog open with the error when the action fails', async () => {
+    const user = userEvent.setup();
+    const perform = vi.fn(() => Promise.reject(new Error('label prod is in use by a retention rule')));
+    const onDone = vi.fn();
+    render(<Harness perform={perform} onDone={onDone} />);
+    const dialog = screen.getByRole('dialog', { name: 'Delete label' });
+    await user.click(within(dialog).getByRole('button', { name: 'Delete' }));
+    expect((await within(dialog).findByRole('alert')).textContent).toBe('label prod is in use by a retention rule');
+    expect(onDone).not.toHaveBeenCalled();
+    expect(screen.queryByRole('status')).toBeNull();
+    // Cancel closes it.
+    await user.click(within(dialog).getByRole('button', { name: 'Cancel' }));
+    expect(screen.getByText('closed')).toBeTruthy();
   });
 });
 

@@ -6,7 +6,7 @@ import { useAction, useLoad } from '../components/hooks';
 import { Tabs } from '../components/Tabs';
 import { Pager, Table, type Column } from '../components/Table';
 import { usePaging } from '../components/paging';
-import { ConfirmDialog, Modal } from '../components/Modal';
+import { ConfirmAction, Modal } from '../components/Modal';
 import { Button, CopyButton, ErrorText, Markdown, Spinner, formatSize, formatTime, shortDigest } from '../components/ui';
 import { useToast } from '../components/Toasts';
 import { useProjectPerms, type Can } from './project/perms';
@@ -134,7 +134,6 @@ function Artifacts({ project, repo, can }: { project: string; repo: string; can:
   const [adding, setAdding] = useState<string>('');
   const [newTag, setNewTag] = useState('');
   const tagAct = useAction();
-  const del = useAction();
   const toast = useToast();
   const host = registryHost();
   const ref = `${host}/${project}/${repo}`;
@@ -332,28 +331,15 @@ function Artifacts({ project, repo, can }: { project: string; repo: string; can:
         />
       ) : null}
       {confirm ? (
-        <ConfirmDialog
+        <ConfirmAction
           title={confirm.title}
           message={confirm.message}
           items={confirm.items}
           confirmLabel={confirm.label}
-          busy={del.busy}
-          error={del.error}
-          onCancel={() => {
-            del.clear();
-            setPending(null);
-          }}
-          onConfirm={async () => {
-            const ok = await del.run(async () => {
-              await confirm.run();
-              return true;
-            });
-            if (ok) {
-              toast.ok(confirm.done);
-              setPending(null);
-              load.reload();
-            }
-          }}
+          perform={confirm.run}
+          done={confirm.done}
+          onClose={() => setPending(null)}
+          onDone={load.reload}
         />
       ) : null}
     </section>

@@ -7,7 +7,7 @@ import { useSession } from '../../session';
 import { useAction, useLoad } from '../../components/hooks';
 import { Pager, Table, type Column } from '../../components/Table';
 import { usePaging } from '../../components/paging';
-import { ConfirmDialog, Modal } from '../../components/Modal';
+import { ConfirmAction, Modal } from '../../components/Modal';
 import { Button, ErrorText, Field } from '../../components/ui';
 import { useToast } from '../../components/Toasts';
 
@@ -25,8 +25,6 @@ export default function Groups() {
   const [editing, setEditing] = useState<UserGroup | null>(null);
   const [deleting, setDeleting] = useState<UserGroup | null>(null);
   const [importing, setImporting] = useState(false);
-  const del = useAction();
-  const toast = useToast();
   const columns: Column<UserGroup>[] = [
     { header: 'Name', render: (g) => g.group_name },
     { header: 'Type', render: (g) => GROUP_TYPES[g.group_type ?? 0] ?? '—' },
@@ -91,23 +89,14 @@ export default function Groups() {
         />
       ) : null}
       {deleting ? (
-        <ConfirmDialog
+        <ConfirmAction
           title="Delete group"
           message="Its project memberships are removed with it."
           items={[deleting.group_name ?? '']}
-          busy={del.busy}
-          error={del.error}
-          onCancel={() => {
-            del.clear();
-            setDeleting(null);
-          }}
-          onConfirm={async () => {
-            if (await del.run(async () => (await api.deleteUserGroup(deleting.id!), true))) {
-              toast.ok(`Deleted group ${deleting.group_name}`);
-              setDeleting(null);
-              load.reload();
-            }
-          }}
+          perform={() => api.deleteUserGroup(deleting.id!)}
+          done={`Deleted group ${deleting.group_name}`}
+          onClose={() => setDeleting(null)}
+          onDone={load.reload}
         />
       ) : null}
     </div>

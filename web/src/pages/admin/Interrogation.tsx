@@ -7,7 +7,7 @@ import { setQuery, useLocation } from '../../router';
 import { useAction, useLoad } from '../../components/hooks';
 import { Table, type Column } from '../../components/Table';
 import { Tabs } from '../../components/Tabs';
-import { ConfirmDialog, Modal } from '../../components/Modal';
+import { ConfirmAction, Modal } from '../../components/Modal';
 import { Button, ErrorText, Field, Spinner, formatTime } from '../../components/ui';
 import { useToast } from '../../components/Toasts';
 
@@ -38,7 +38,6 @@ function Scanners() {
   const [deleting, setDeleting] = useState<Scanner | null>(null);
   const [details, setDetails] = useState<Scanner | null>(null);
   const act = useAction();
-  const del = useAction();
   const toast = useToast();
   const columns: Column<Scanner>[] = [
     {
@@ -107,23 +106,14 @@ function Scanners() {
         />
       ) : null}
       {deleting ? (
-        <ConfirmDialog
+        <ConfirmAction
           title="Delete scanner"
           message="Projects that chose it go back to the default scanner."
           items={[deleting.name ?? '']}
-          busy={del.busy}
-          error={del.error}
-          onCancel={() => {
-            del.clear();
-            setDeleting(null);
-          }}
-          onConfirm={async () => {
-            if (await del.run(async () => (await api.deleteScanner(deleting.uuid ?? ''), true))) {
-              toast.ok(`Deleted scanner ${deleting.name}`);
-              setDeleting(null);
-              load.reload();
-            }
-          }}
+          perform={() => api.deleteScanner(deleting.uuid ?? '')}
+          done={`Deleted scanner ${deleting.name}`}
+          onClose={() => setDeleting(null)}
+          onDone={load.reload}
         />
       ) : null}
     </section>

@@ -5,7 +5,7 @@ import { api, type S } from '../../api';
 import { useAction, useLoad } from '../../components/hooks';
 import { Pager, Table, type Column } from '../../components/Table';
 import { usePaging } from '../../components/paging';
-import { ConfirmDialog, Modal } from '../../components/Modal';
+import { ConfirmAction, Modal } from '../../components/Modal';
 import { Button, ErrorText, Field, formatTime } from '../../components/ui';
 import { useToast } from '../../components/Toasts';
 
@@ -26,7 +26,6 @@ export default function Labels() {
   const load = useLoad(() => api.labelPage({ page: pg.page, pageSize: pg.pageSize, sort: pg.sort }, 'g'), [pg.page, pg.pageSize, pg.sort]);
   const [editing, setEditing] = useState<Label | null>(null);
   const [deleting, setDeleting] = useState<Label | null>(null);
-  const del = useAction();
   const toast = useToast();
   const columns: Column<Label>[] = [
     { header: 'Label', sort: 'name', render: (l) => <LabelChip label={l} /> },
@@ -72,27 +71,14 @@ export default function Labels() {
         />
       ) : null}
       {deleting ? (
-        <ConfirmDialog
+        <ConfirmAction
           title="Delete label"
           message="The label is removed from every artifact that carries it."
           items={[deleting.name ?? '']}
-          busy={del.busy}
-          error={del.error}
-          onCancel={() => {
-            del.clear();
-            setDeleting(null);
-          }}
-          onConfirm={async () => {
-            const ok = await del.run(async () => {
-              await api.deleteLabel(deleting.id!);
-              return true;
-            });
-            if (ok) {
-              toast.ok(`Deleted label ${deleting.name}`);
-              setDeleting(null);
-              load.reload();
-            }
-          }}
+          perform={() => api.deleteLabel(deleting.id!)}
+          done={`Deleted label ${deleting.name}`}
+          onClose={() => setDeleting(null)}
+          onDone={load.reload}
         />
       ) : null}
     </div>

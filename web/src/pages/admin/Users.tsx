@@ -4,7 +4,7 @@ import { useSession } from '../../session';
 import { useAction, useLoad } from '../../components/hooks';
 import { Pager, Table, type Column } from '../../components/Table';
 import { usePaging } from '../../components/paging';
-import { ConfirmDialog, Modal } from '../../components/Modal';
+import { ConfirmAction, Modal } from '../../components/Modal';
 import { Button, ErrorText, Field, formatTime } from '../../components/ui';
 import { useToast } from '../../components/Toasts';
 
@@ -21,7 +21,6 @@ export default function Users() {
   const [resetting, setResetting] = useState<User | null>(null);
   const [deleting, setDeleting] = useState<User | null>(null);
   const act = useAction();
-  const del = useAction();
   const toast = useToast();
   const local = (info?.auth_mode ?? 'db_auth') === 'db_auth';
 
@@ -102,27 +101,14 @@ export default function Users() {
       ) : null}
       {resetting ? <ResetPassword user={resetting} onClose={() => setResetting(null)} /> : null}
       {deleting ? (
-        <ConfirmDialog
+        <ConfirmAction
           title="Delete user"
           message="The user loses access to every project, and their sessions end."
           items={[deleting.username ?? '']}
-          busy={del.busy}
-          error={del.error}
-          onCancel={() => {
-            del.clear();
-            setDeleting(null);
-          }}
-          onConfirm={async () => {
-            const ok = await del.run(async () => {
-              await api.deleteUser(deleting.user_id!);
-              return true;
-            });
-            if (ok) {
-              toast.ok(`Deleted ${deleting.username}`);
-              setDeleting(null);
-              load.reload();
-            }
-          }}
+          perform={() => api.deleteUser(deleting.user_id!)}
+          done={`Deleted ${deleting.username}`}
+          onClose={() => setDeleting(null)}
+          onDone={load.reload}
         />
       ) : null}
     </div>

@@ -3,7 +3,7 @@ import { api, ROLES, roleName, type Member, type Project } from '../../api';
 import { Pager, Table, type Column } from '../../components/Table';
 import { usePaging } from '../../components/paging';
 import { useAction, useLoad } from '../../components/hooks';
-import { ConfirmDialog, Modal } from '../../components/Modal';
+import { ConfirmAction, Modal } from '../../components/Modal';
 import { Button, ErrorText, Field } from '../../components/ui';
 import { useToast } from '../../components/Toasts';
 import type { Can } from './perms';
@@ -17,7 +17,6 @@ export default function Members({ project, can }: { project: Project; can: Can }
   const [addingGroup, setAddingGroup] = useState(false);
   const [removing, setRemoving] = useState<Member | null>(null);
   const roleAct = useAction();
-  const rm = useAction();
   const toast = useToast();
   const manage = can('member', 'update');
 
@@ -102,27 +101,14 @@ export default function Members({ project, can }: { project: Project; can: Can }
         />
       ) : null}
       {removing ? (
-        <ConfirmDialog
+        <ConfirmAction
           title="Remove member"
           message={`Remove ${removing.entity_name} from ${name}?`}
           confirmLabel="Remove"
-          busy={rm.busy}
-          error={rm.error}
-          onCancel={() => {
-            rm.clear();
-            setRemoving(null);
-          }}
-          onConfirm={async () => {
-            const ok = await rm.run(async () => {
-              await api.removeMember(name, removing.id!);
-              return true;
-            });
-            if (ok) {
-              toast.ok(`Removed ${removing.entity_name}`);
-              setRemoving(null);
-              load.reload();
-            }
-          }}
+          perform={() => api.removeMember(name, removing.id!)}
+          done={`Removed ${removing.entity_name}`}
+          onClose={() => setRemoving(null)}
+          onDone={load.reload}
         />
       ) : null}
     </section>

@@ -3,10 +3,9 @@ import { api, repoShort, type Project, type Repository } from '../../api';
 import { Link } from '../../router';
 import { Pager, Table, type Column } from '../../components/Table';
 import { usePaging } from '../../components/paging';
-import { useAction, useLoad } from '../../components/hooks';
-import { ConfirmDialog } from '../../components/Modal';
+import { useLoad } from '../../components/hooks';
+import { ConfirmAction } from '../../components/Modal';
 import { Button, CopyButton, formatTime } from '../../components/ui';
-import { useToast } from '../../components/Toasts';
 import type { Can } from './perms';
 
 export function registryHost(): string {
@@ -22,8 +21,6 @@ export default function Repositories({ project, can }: { project: Project; can: 
     [name, pg.page, pg.pageSize, pg.sort, pg.filter],
   );
   const [deleting, setDeleting] = useState<Repository | null>(null);
-  const act = useAction();
-  const toast = useToast();
   const host = registryHost();
 
   const columns: Column<Repository>[] = [
@@ -79,27 +76,14 @@ export default function Repositories({ project, can }: { project: Project; can: 
       <Table label="Repositories" columns={columns} rows={load.data?.items} rowKey={(r) => r.id ?? r.name ?? ''} loading={load.loading} error={load.error} sort={pg.sort} onSort={pg.setSort} empty="No repositories yet: push an image to create one." />
       <Pager page={pg.page} pageSize={pg.pageSize} total={load.data?.total ?? 0} onPage={pg.setPage} onPageSize={pg.setPageSize} />
       {deleting ? (
-        <ConfirmDialog
+        <ConfirmAction
           title="Delete repository"
           message={`Delete ${deleting.name} and every artifact and tag in it? This cannot be undone.`}
           items={[deleting.name ?? '']}
-          busy={act.busy}
-          error={act.error}
-          onCancel={() => {
-            act.clear();
-            setDeleting(null);
-          }}
-          onConfirm={async () => {
-            const ok = await act.run(async () => {
-              await api.deleteRepository(name, repoShort(name, deleting.name));
-              return true;
-            });
-            if (ok) {
-              toast.ok(`Deleted ${deleting.name}`);
-              setDeleting(null);
-              load.reload();
-            }
-          }}
+          perform={() => api.deleteRepository(name, repoShort(name, deleting.name))}
+          done={`Deleted ${deleting.name}`}
+          onClose={() => setDeleting(null)}
+          onDone={load.reload}
         />
       ) : null}
     </section>

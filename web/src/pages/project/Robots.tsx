@@ -3,7 +3,7 @@ import { api, type Project, type Robot, type RobotPermission } from '../../api';
 import { Pager, Table, type Column } from '../../components/Table';
 import { usePaging } from '../../components/paging';
 import { useAction, useLoad } from '../../components/hooks';
-import { ConfirmDialog, Modal } from '../../components/Modal';
+import { ConfirmAction, Modal } from '../../components/Modal';
 import { Button, CopyButton, ErrorText, Field, download, formatTime } from '../../components/ui';
 import { useToast } from '../../components/Toasts';
 import { registryHost } from './Repositories';
@@ -47,7 +47,6 @@ export default function Robots({ project, can }: { project?: Project; can: Can }
   const [editing, setEditing] = useState<Robot | null>(null);
   const [pullSecretFor, setPullSecretFor] = useState<Robot | null>(null);
   const act = useAction();
-  const del = useAction();
   const toast = useToast();
   const manage = can('robot', 'update');
 
@@ -164,27 +163,14 @@ export default function Robots({ project, can }: { project?: Project; can: Can }
       {shown ? <SecretDialog shown={shown} onClose={() => setShown(null)} /> : null}
       {pullSecretFor ? <PullSecretDialog robot={pullSecretFor} project={name || 'berth'} onClose={() => setPullSecretFor(null)} /> : null}
       {deleting ? (
-        <ConfirmDialog
+        <ConfirmAction
           title="Delete robot account"
           message="Clients using this robot's secret will no longer be able to sign in."
           items={[deleting.name ?? '']}
-          busy={del.busy}
-          error={del.error}
-          onCancel={() => {
-            del.clear();
-            setDeleting(null);
-          }}
-          onConfirm={async () => {
-            const ok = await del.run(async () => {
-              await api.deleteRobot(deleting.id!);
-              return true;
-            });
-            if (ok) {
-              toast.ok(`Deleted ${deleting.name}`);
-              setDeleting(null);
-              load.reload();
-            }
-          }}
+          perform={() => api.deleteRobot(deleting.id!)}
+          done={`Deleted ${deleting.name}`}
+          onClose={() => setDeleting(null)}
+          onDone={load.reload}
         />
       ) : null}
     </section>

@@ -4,7 +4,7 @@
 import { useState, type FormEvent } from 'react';
 import { api, type Project, type TrustKey } from '../../api';
 import { useAction, useLoad } from '../../components/hooks';
-import { ConfirmDialog } from '../../components/Modal';
+import { ConfirmAction } from '../../components/Modal';
 import { Button, ErrorText, Field, formatTime } from '../../components/ui';
 import { useToast } from '../../components/Toasts';
 import { AllowlistEditor } from '../admin/Interrogation';
@@ -111,7 +111,6 @@ function TrustKeys({ project, editable }: { project: string; editable: boolean }
   const [pem, setPem] = useState('');
   const [deleting, setDeleting] = useState<TrustKey | null>(null);
   const add = useAction();
-  const del = useAction();
   const toast = useToast();
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -202,23 +201,14 @@ function TrustKeys({ project, editable }: { project: string; editable: boolean }
         </form>
       ) : null}
       {deleting ? (
-        <ConfirmDialog
+        <ConfirmAction
           title="Delete trusted key"
           message="Signatures made with it stop satisfying content trust in this project."
           items={[deleting.name ?? '']}
-          busy={del.busy}
-          error={del.error}
-          onCancel={() => {
-            del.clear();
-            setDeleting(null);
-          }}
-          onConfirm={async () => {
-            if (await del.run(async () => (await api.deleteTrustKey(project, deleting.id!), true))) {
-              toast.ok(`Deleted ${deleting.name}`);
-              setDeleting(null);
-              load.reload();
-            }
-          }}
+          perform={() => api.deleteTrustKey(project, deleting.id!)}
+          done={`Deleted ${deleting.name}`}
+          onClose={() => setDeleting(null)}
+          onDone={load.reload}
         />
       ) : null}
     </section>
