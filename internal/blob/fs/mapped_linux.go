@@ -14,6 +14,13 @@ import (
 // this much to the process's resident set.
 const mapWindow = 4 << 20
 
+// readAhead is how far ahead of the window being sent a mapped pull asks
+// for the file: the cold first pull of a 256 MiB layer pushed around the
+// page cache ran at 1440 MB/s with 8 MiB ahead and 1720 MB/s with 32 MiB
+// (same run, this VM's virtio disk reads 1.3-1.8 GB/s); 64 MiB was no
+// better. It costs page cache, not resident memory.
+const readAhead = 8 * mapWindow
+
 // WriteMappedTo writes the rest of the section to w straight from the
 // page cache: it maps the file a window at a time and hands each window
 // to w.Write, so the only copy of a byte is the kernel's, into the
@@ -45,15 +52,15 @@ func (s *fileSection) WriteMappedTo(w io.Writer) (sent int64, err error) {
 	// Faults on a mapping read ahead little, or not at all once they have
 	// missed often: a blob not in the page cache (one pushed around it,
 	// with O_DIRECT) then arrived a page at a time, at a fraction of the
-	// disk's rate and many times the CPU. Asking for each window, and the
-	// one after it, before mapping it reads them in large requests, the
-	// next one while this one is sent. Hints only: errors are ignored.
-	unix.Fadvise(fd, s.offset+pos, min(2*mapWindow, end-s.offset-pos), unix.FADV_WILLNEED)
+	// disk's rate and many times the CPU. Asking for the windows ahead
+	// before mapping one reads them in large requests while this one is
+	// sent, readAhead bytes in flight. Hints only: errors are ignored.
+	unix.Fadvise(fd, s.offset+pos, min(readAhead, end-s.offset-pos), unix.FADV_WILLNEED)
 	for pos < s.length {
 		off := s.offset + pos
 		base := off &^ (page - 1)
 		n := min(int64(mapWindow), end-base)
-		if next := base + n; next < end {
+		if next := base + readAhead; next < end {
 			unix.Fadvise(fd, next, min(mapWindow, end-next), unix.FADV_WILLNEED)
 		}
 		m, err := unix.Mmap(fd, base, int(n), unix.PROT_READ, unix.MAP_SHARED|unix.MAP_POPULATE)
