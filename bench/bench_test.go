@@ -353,7 +353,7 @@ func TestRunAgainstBerth(t *testing.T) {
 	if rep.Rounds != 2 || len(rep.Registries) != 2 || rep.Registries[0].Name != "berth" || rep.Registries[1].Name != controlName {
 		t.Fatalf("rounds %d, registries %+v", rep.Rounds, rep.Registries)
 	}
-	want := []string{"large push monolithic", "large push chunked", "large pull", "large push ×2 concurrent", "small push", "small pull",
+	want := []string{"large push monolithic", "large push chunked", "large pull", firstPull, "large push ×2 concurrent", "small push", "small pull",
 		"mixed blobs push", "mixed blobs pull", "manifest HEAD", "image push ×1", "image pull ×1", "image push ×4", "image pull ×4", "mixed CI"}
 	for _, reg := range rep.Registries {
 		if reg.Error != "" || len(reg.Results) != len(want) || reg.PeakRSS == 0 {
@@ -366,7 +366,7 @@ func TestRunAgainstBerth(t *testing.T) {
 			}
 		}
 	}
-	for _, key := range []string{"image push ×1/images/s", "large push monolithic/MB/s", "small pull/blobs/s"} {
+	for _, key := range []string{"image push ×1/images/s", "large push monolithic/MB/s", "small pull/blobs/s", firstPull + "/MB/s"} {
 		lohi, ok := rep.Spread[controlName][key]
 		ratio := rep.Ratios[controlName][key]
 		if !ok || lohi[0] <= 0 || lohi[0] > lohi[1] {
@@ -380,7 +380,8 @@ func TestRunAgainstBerth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(md), "| berth / "+controlName+" |") || !strings.Contains(string(md), "medians over 2 rounds") {
+	if !strings.Contains(string(md), "| berth / "+controlName+" |") || !strings.Contains(string(md), "medians over 2 rounds") ||
+		!strings.Contains(string(md), "| large pull, first after push / loopback |") {
 		t.Errorf("results.md:\n%s", md)
 	}
 	if _, err := os.Stat(filepath.Join(out, "results.png")); err != nil {

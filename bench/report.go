@@ -247,6 +247,7 @@ var fractionRows = []struct {
 	{"large push monolithic", "large push monolithic / min(sha256, disk)", false},
 	{"large push chunked", "large push chunked / min(sha256, disk)", false},
 	{"large pull", "large pull / loopback", false},
+	{firstPull, "large pull, first after push / loopback", false},
 	{"large push monolithic", "large push monolithic / verified-ingest probe", true},
 	{"large push chunked", "large push chunked / verified-ingest probe", true},
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -351,6 +352,13 @@ type step struct {
 	once  bool
 }
 
+// firstPull is the workload that pulls a large blob right after its push;
+// firstPullVariant the variant of the large blob it pushes.
+const (
+	firstPull        = "large pull, first after push"
+	firstPullVariant = 200
+)
+
 // limitFunc measures, right before a sample, the machine limit the
 // sample is judged against and, when not 0, a bound on what a registry
 // could reach (the verified-ingest probe for pushes), both in MB/s.
@@ -468,6 +476,7 @@ func workloadSteps(c *client, d *workloadData, o options) []step {
 		return lo, 0, err
 	}
 	repoL := "bench/large"
+	var firstDigest string // pushed by firstPull's setup
 	steps := []step{
 		{name: "large push monolithic", f: func(ctx context.Context) (result, error) {
 			i := 0
@@ -509,6 +518,31 @@ func workloadSteps(c *client, d *workloadData, o options) []step {
 			cx, cancel := bigCtx(ctx, large)
 			defer cancel()
 			return c.pushMonolithic(cx, repoL, d.large, d.largeDigest)
+		}},
+		// The pull that follows a push at once (a CI job's image, deployed):
+		// whatever the push left in the page cache, or not. One sample per
+		// round, since only the first pull is this one.
+		{name: firstPull, f: func(ctx context.Context) (result, error) {
+			if firstDigest == "" {
+				return result{}, errors.New("no push before the first pull")
+			}
+			cx, cancel := bigCtx(ctx, large)
+			defer cancel()
+			one := o
+			one.repeat = 1
+			return sampled(one, pullLimit, func() (result, error) {
+				lat, err := timed(func() error { return c.pull(cx, repoL, firstDigest, large) })
+				return summarize(firstPull, []time.Duration{lat}, large, lat), err
+			})
+		}, setup: func(ctx context.Context) error {
+			cx, cancel := bigCtx(ctx, large)
+			defer cancel()
+			dg := d.variantDigest(firstPullVariant)
+			if err := c.pushReader(cx, repoL, dg, large, func() io.Reader { return d.variant(firstPullVariant) }); err != nil {
+				return err
+			}
+			firstDigest = dg
+			return nil
 		}},
 	}
 	if o.concurrentLarge > 0 {
