@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -386,5 +387,32 @@ func TestRunAgainstBerth(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "results.png")); err != nil {
 		t.Error(err)
+	}
+}
+
+func TestSpaceCheck(t *testing.T) {
+	o, err := parseFlags([]string{"--large-size", "1MiB", "--repeat", "2", "--concurrent-large", "3", "--small-count", "10", "--small-size", "4KiB",
+		"--mixed-count", "9", "--image-clients", "1", "--image-layer-size", "64KiB"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Large: 2+2 samples, the pull's and the first pull's blobs, 3
+	// concurrent; 10 × 4 KiB; 4 KiB .. 1 MiB once each; 48 images of
+	// 64+16+4+4 KiB layers.
+	want := int64(9<<20 + 10*4<<10 + 511*4<<10 + 48*88<<10)
+	if got := storedPerRound(o); got != want {
+		t.Errorf("storedPerRound = %d, want %d", got, want)
+	}
+	o.only = regexp.MustCompile("^large pull")
+	if got := storedPerRound(o); got != 2<<20 {
+		t.Errorf("storedPerRound(--only '^large pull') = %d", got)
+	}
+	dir := t.TempDir()
+	if err := checkSpace(o, dir, 2); err != nil {
+		t.Errorf("4 MiB refused: %v", err)
+	}
+	o.largeSize = 1 << 50
+	if err := checkSpace(o, dir, 2); err == nil || !strings.Contains(err.Error(), "free") {
+		t.Errorf("a run that cannot fit: %v", err)
 	}
 }

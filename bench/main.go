@@ -341,6 +341,19 @@ func run(o options) error {
 		rep.Notes = append(rep.Notes, controlName+" is a second berth from the same binary, started and measured like berth: berth's ratio to it is what this run's noise alone makes of a ratio.")
 	}
 
+	managed := 1
+	if o.control {
+		managed++
+	}
+	if !o.noDist {
+		if _, err := os.Stat(o.distribution); err == nil {
+			managed++
+		}
+	}
+	if err := checkSpace(o, work, managed); err != nil {
+		return err
+	}
+
 	logf("bench: preparing data (%d MiB large blob, %d × %d KiB small blobs) in %s", o.largeSize>>20, o.smallCount, o.smallSize>>10, work)
 	o.scratch = work
 	d := newWorkloadData(o)
