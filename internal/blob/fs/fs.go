@@ -45,6 +45,9 @@ type Store struct {
 	tmp     string
 	bufs    sync.Pool // *[]byte of copyBufSize
 	first   sync.Pool // *[]byte of firstBufSize
+	// directFrom is where uploads may start to bypass the page cache
+	// (defaultDirectFrom; tests lower it).
+	directFrom int64
 }
 
 var _ blob.Store = (*Store)(nil)
@@ -63,6 +66,8 @@ func New(root string) (*Store, error) {
 		blobs:   filepath.Join(abs, "blobs"),
 		uploads: filepath.Join(abs, "uploads"),
 		tmp:     filepath.Join(abs, "tmp"),
+
+		directFrom: defaultDirectFrom,
 	}
 	s.bufs.New = func() any { b := alignedBuf(copyBufSize); return &b }
 	s.first.New = func() any { b := alignedBuf(firstBufSize); return &b }

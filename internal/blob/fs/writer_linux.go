@@ -15,12 +15,16 @@ const directAlign = 4096
 // writes (small blobs, the tail of a layer) go through it.
 const minDirect = 256 << 10
 
-// directFrom is the offset from which an upload's data may bypass the
-// page cache. Blobs smaller than this (configs, most layers of a small
-// image) stay cached for the pull that often follows a push at once; a
-// large layer pays a disk read on its first pull instead of
-// filling the cache on the push.
-const directFrom = 32 << 20
+// defaultDirectFrom is the offset from which an upload's data may bypass
+// the page cache (Store.directFrom). Layers up to this size, nearly all
+// of them, stay cached for the pull that often follows a push at once (a
+// CI job's image, deployed); the part of a larger one beyond it is
+// written around the cache, so that one huge layer neither evicts
+// everything else nor costs the CPU of filling pages, and its first
+// pull reads the disk. Measured on this VM with a 256 MiB layer against
+// 32 MiB here: pushes 0.85x as fast (still 1.34x zot), first pull after
+// the push 1.97x as fast (1.41x zot, where it was 0.67x).
+const defaultDirectFrom = 256 << 20
 
 // diskWriter writes upload data from one offset on. Whole aligned blocks
 // of large writes bypass the page cache (O_DIRECT, switched on the open
@@ -39,10 +43,11 @@ type diskWriter struct {
 	noDirect  bool // the filesystem refused it: never try again
 	wbStart   int64
 	flagsOrig int
+	from      int64 // directFrom of the store
 }
 
-func newDiskWriter(f *os.File, off int64) *diskWriter {
-	w := &diskWriter{f: f, fd: int(f.Fd()), off: off, wbStart: off}
+func newDiskWriter(f *os.File, off, directFrom int64) *diskWriter {
+	w := &diskWriter{f: f, fd: int(f.Fd()), off: off, wbStart: off, from: directFrom}
 	fl, err := unix.FcntlInt(uintptr(w.fd), unix.F_GETFL, 0)
 	if err != nil {
 		w.noDirect = true
@@ -69,7 +74,7 @@ func (w *diskWriter) setDirect(on bool) error {
 // write writes all of p at the writer's offset (f's position).
 func (w *diskWriter) write(p []byte) (int, error) {
 	done := 0
-	if n := len(p) &^ (directAlign - 1); !w.noDirect && n >= minDirect && w.off >= directFrom && w.off%directAlign == 0 && aligned(p) {
+	if n := len(p) &^ (directAlign - 1); !w.noDirect && n >= minDirect && w.off >= w.from && w.off%directAlign == 0 && aligned(p) {
 		if err := w.setDirect(true); err != nil {
 			w.noDirect = true
 		} else {
