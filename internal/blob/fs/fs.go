@@ -45,9 +45,9 @@ type Store struct {
 	tmp     string
 	bufs    sync.Pool // *[]byte of copyBufSize
 	first   sync.Pool // *[]byte of firstBufSize
-	// directFrom is where uploads may start to bypass the page cache
-	// (defaultDirectFrom; tests lower it).
-	directFrom int64
+	// direct says where uploads may start to bypass the page cache
+	// (writer_linux.go; tests lower its bounds).
+	direct *directPolicy
 }
 
 var _ blob.Store = (*Store)(nil)
@@ -67,7 +67,7 @@ func New(root string) (*Store, error) {
 		uploads: filepath.Join(abs, "uploads"),
 		tmp:     filepath.Join(abs, "tmp"),
 
-		directFrom: defaultDirectFrom,
+		direct: newDirectPolicy(),
 	}
 	s.bufs.New = func() any { b := alignedBuf(copyBufSize); return &b }
 	s.first.New = func() any { b := alignedBuf(firstBufSize); return &b }

@@ -231,7 +231,7 @@ func TestWriteUploadPartial(t *testing.T) {
 // the rest), and a rewrite from an earlier offset replaces the tail.
 func TestWriteUploadOffsets(t *testing.T) {
 	s := newStore(t)
-	fs.SetDirectFrom(s, 32<<20)
+	fs.SetDirectFrom(s, 32<<20, 32<<20)
 	b := blobtest.Data(6, 37<<20+1234)
 	cuts := []int64{0, 3<<20 + 7, 3<<20 + 4096 + 7, 4 << 20, 35<<20 + 7, 35<<20 + 4096 + 7, 36 << 20, int64(len(b))}
 	for i := 0; i+1 < len(cuts); i++ {

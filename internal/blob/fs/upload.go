@@ -103,7 +103,7 @@ func (s *Store) copy(ctx context.Context, f *os.File, off int64, r io.Reader) (n
 		if tap != nil {
 			tap((*first)[:nr])
 		}
-		dw := newDiskWriter(f, off, s.directFrom)
+		dw := newDiskWriter(f, off, s.direct)
 		nw, werr := dw.write((*first)[:nr])
 		if cerr := dw.close(); werr == nil {
 			werr = cerr
@@ -166,7 +166,7 @@ func (s *Store) pipe(ctx context.Context, f *os.File, off int64, r io.Reader, ta
 	var failed atomic.Bool
 	go func() {
 		var o outcome
-		dw := newDiskWriter(f, off, s.directFrom)
+		dw := newDiskWriter(f, off, s.direct)
 		for c := range toWrite {
 			if o.err == nil {
 				nw, err := dw.write((*c.bp)[:c.n])

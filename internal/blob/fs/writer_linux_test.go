@@ -1,0 +1,119 @@
+package fs
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// cachedMiB reports, for each MiB of the file at path, whether all of
+// its pages are in the page cache.
+func cachedMiB(t *testing.T, path string) []bool {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := unix.Mmap(int(f.Fd()), 0, int(fi.Size()), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(m)
+	page := os.Getpagesize()
+	vec := make([]byte, (len(m)+page-1)/page)
+	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
+		t.Fatal(errno)
+	}
+	per := (1 << 20) / page
+	out := make([]bool, len(vec)/per)
+	for i := range out {
+		out[i] = true
+		for _, v := range vec[i*per : (i+1)*per] {
+			if v&1 == 0 {
+				out[i] = false
+			}
+		}
+	}
+	return out
+}
+
+// A lone large upload stays in the page cache up to policy.alone; while
+// another large one runs, writes past policy.busy go around it; when that
+// one ends, the bound is policy.alone again.
+func TestDirectPolicy(t *testing.T) {
+	dir := t.TempDir()
+	p := &directPolicy{alone: 8 << 20, busy: 2 << 20}
+	buf := alignedBuf(1 << 20)
+	for i := range buf {
+		buf[i] = byte(i*7 + 3)
+	}
+	create := func(name string) (*os.File, *diskWriter) {
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return f, newDiskWriter(f, 0, p)
+	}
+	write := func(w *diskWriter, mib int) {
+		t.Helper()
+		for range mib {
+			if _, err := w.write(buf); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	_, a := create("a")
+	_, b := create("b")
+	write(a, 3) // MiB 0-2: a counts as large from MiB 2 on
+	write(b, 3) // b too: two large uploads
+	if got := p.large.Load(); got != 2 {
+		t.Fatalf("large uploads = %d, want 2", got)
+	}
+	write(a, 3) // MiB 3-5, past busy with b running: around the cache
+	if a.noDirect {
+		t.Skip("this filesystem refuses O_DIRECT")
+	}
+	if err := b.close(); err != nil {
+		t.Fatal(err)
+	}
+	write(a, 4) // MiB 6-7 below alone, alone again: cached; 8-9 past it: around
+	if err := a.close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.large.Load(); got != 0 {
+		t.Fatalf("large uploads after close = %d", got)
+	}
+	want := []bool{true, true, true, false, false, false, true, true, false, false}
+	got := cachedMiB(t, filepath.Join(dir, "a"))
+	if len(got) != len(want) {
+		t.Fatalf("file has %d MiB, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("MiB %d: in the page cache %v, want %v (all: %v)", i, got[i], want[i], got)
+		}
+	}
+	// b's third MiB, past busy while a ran, went around the cache too.
+	if got := cachedMiB(t, filepath.Join(dir, "b")); len(got) != 3 || !got[0] || !got[1] || got[2] {
+		t.Errorf("b: in the page cache %v, want [true true false]", got)
+	}
+	// The bytes are right whichever way they went.
+	data, err := os.ReadFile(filepath.Join(dir, "a"))
+	if err != nil || len(data) != 10<<20 {
+		t.Fatalf("read a: %d bytes, %v", len(data), err)
+	}
+	for i := 0; i < len(data); i += 1 << 20 {
+		if string(data[i:i+1<<20]) != string(buf) {
+			t.Fatalf("a: MiB %d differs", i>>20)
+		}
+	}
+}
