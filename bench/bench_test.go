@@ -416,3 +416,92 @@ func TestSpaceCheck(t *testing.T) {
 		t.Errorf("a run that cannot fit: %v", err)
 	}
 }
+
+// With several rounds, the chart draws each main figure's range over
+// the rounds as a black line across its bar.
+func TestChartRoundRanges(t *testing.T) {
+	rep := &report{Started: "2026-11-27T00:00:00Z", Rounds: 3, Registries: []regResult{
+		{Name: "berth", Results: []result{{Workload: "image push ×1", OpsPerS: 60, MBps: 80, Rounds: []float64{60, 45, 66}}}},
+		{Name: "zot", Results: []result{{Workload: "image push ×1", OpsPerS: 50, MBps: 70, Rounds: []float64{50, 50, 55}}}},
+	}}
+	path := filepath.Join(t.TempDir(), "results.png")
+	if err := writeChart(path, rep); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	black := func(x, y int) bool {
+		r, g, b, _ := img.At(x, y).RGBA()
+		return r == 0 && g == 0 && b == 0
+	}
+	barMax := chartWidth - labelWidth - valueWidth - chartMargin
+	px := func(v float64) int { return labelWidth + int(float64(barMax)*v/66) } // 66: the highest round
+	top := chartMargin + 12 + 3*18                                              // the first row: images/s
+	mid := top + barHeight/2
+	// berth's range 45..66 crosses its bar (median 60) and goes past it.
+	for _, v := range []float64{45, 50, 60, 66} {
+		if !black(px(v), mid) {
+			t.Errorf("berth: no range line at %v", v)
+		}
+	}
+	if black(px(40), mid) {
+		t.Error("berth: the range line starts before the lowest round")
+	}
+	// zot's bar is the second; its range is 50..55.
+	mid2 := mid + barHeight + barGap
+	if !black(px(52), mid2) || black(px(58), mid2) {
+		t.Error("zot: range line wrong")
+	}
+	// MB/s is not the main figure: no range on its row.
+	groupH := 2*(barHeight+barGap) + groupGap
+	if black(px(30), top+groupH+barHeight/2) {
+		t.Error("a range on the MB/s row")
+	}
+}
+
+// --render draws from a results.json what the run itself drew.
+func TestRender(t *testing.T) {
+	rep := &report{
+		Started: "2026-11-27T00:00:00Z", Rounds: 2,
+		Options: map[string]any{"large_size": int64(256 << 20), "rounds": 2, "image_clients": []int{1, 8}, "duration": "5s"},
+		Machine: machine{SHA256MBps: 1400, CPUs: 2},
+		Registries: []regResult{
+			{Name: "berth", PeakRSS: 60e6, Results: []result{{Workload: "image push ×1", OpsPerS: 60, Rounds: []float64{60, 50}}}},
+			{Name: "zot", Results: []result{{Workload: "image push ×1", OpsPerS: 50, Rounds: []float64{45, 55}}}},
+		},
+		Spread: map[string]map[string][2]float64{"zot": {"image push ×1/images/s": {0.9, 1.33}}},
+	}
+	computeRatios(rep)
+	first := filepath.Join(t.TempDir(), "run")
+	if err := writeResults(rep, first, false); err != nil {
+		t.Fatal(err)
+	}
+	again := filepath.Join(t.TempDir(), "again")
+	if err := render(filepath.Join(first, "results.json"), again); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := os.ReadFile(filepath.Join(first, "results.md"))
+	got, err := os.ReadFile(filepath.Join(again, "results.md"))
+	if err != nil || string(got) != string(want) {
+		t.Errorf("rendered results.md differs (%v):\n%s\nwant:\n%s", err, got, want)
+	}
+	if !strings.Contains(string(got), "large_size=268435456") || !strings.Contains(string(got), "image_clients=[1 8]") ||
+		!strings.Contains(string(got), "[0.90–1.33]") {
+		t.Errorf("results.md:\n%s", got)
+	}
+	if _, err := os.Stat(filepath.Join(again, "results.png")); err != nil {
+		t.Error(err)
+	}
+	bad := filepath.Join(t.TempDir(), "x.json")
+	os.WriteFile(bad, []byte(`{"started":"x"}`), 0o644)
+	if err := render(bad, again); err == nil {
+		t.Error("a JSON without registries was rendered")
+	}
+}

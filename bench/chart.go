@@ -59,7 +59,11 @@ func writeChart(path string, rep *report) error {
 		d.DrawString(ascii.Replace(s))
 	}
 	y := chartMargin + 12
-	text(chartMargin, y, fmt.Sprintf("berth benchmark %s — bars scaled to the best registry of each row (higher is better)", rep.Started))
+	title := fmt.Sprintf("berth benchmark %s — bars scaled to the best registry of each row (higher is better)", rep.Started)
+	if rep.Rounds > 1 {
+		title = fmt.Sprintf("berth benchmark %s — medians of %d rounds, lines their range (higher is better)", rep.Started, rep.Rounds)
+	}
+	text(chartMargin, y, title)
 	y += 18
 	text(chartMargin, y, fmt.Sprintf("machine: sha256 %.0f MB/s, fsync'd disk %.0f MB/s, loopback %.0f MB/s, %d CPUs",
 		rep.Machine.SHA256MBps, rep.Machine.DiskMBps, rep.Machine.LoopbackMBps, rep.Machine.CPUs))
@@ -76,20 +80,39 @@ func writeChart(path string, rep *report) error {
 	for _, m := range rows {
 		best := 0.0
 		vals := make([]float64, n)
+		spans := make([][2]float64, n)
 		for i, r := range rep.Registries {
 			vals[i], _ = value(r, m)
 			best = max(best, vals[i])
+			if lo, hi, ok := roundSpan(r, m); ok {
+				spans[i] = [2]float64{lo, hi}
+				best = max(best, hi)
+			}
 		}
 		text(chartMargin, y+barHeight-3, truncLabel(m.workload+", "+m.name, (labelWidth-8)/7))
+		px := func(v float64) int {
+			if best <= 0 {
+				return 0
+			}
+			return int(float64(barMax) * v / best)
+		}
 		for i, v := range vals {
 			top := y + i*(barHeight+barGap)
-			w := 0
-			if best > 0 {
-				w = int(float64(barMax) * v / best)
-			}
+			w := px(v)
 			c := chartColors[i%len(chartColors)]
 			draw.Draw(img, image.Rect(labelWidth, top, labelWidth+max(w, 1), top+barHeight), image.NewUniform(c), image.Point{}, draw.Src)
-			text(labelWidth+w+6, top+barHeight-3, num(v))
+			end := w
+			if sp := spans[i]; sp[1] > 0 {
+				// The rounds' range: a line across the bar's middle,
+				// with a tick at each end.
+				lo, hi := labelWidth+px(sp[0]), labelWidth+px(sp[1])
+				mid := top + barHeight/2
+				draw.Draw(img, image.Rect(lo, mid-1, hi+1, mid+1), black, image.Point{}, draw.Src)
+				draw.Draw(img, image.Rect(lo, top+2, lo+1, top+barHeight-2), black, image.Point{}, draw.Src)
+				draw.Draw(img, image.Rect(hi, top+2, hi+1, top+barHeight-2), black, image.Point{}, draw.Src)
+				end = max(end, hi-labelWidth)
+			}
+			text(labelWidth+end+6, top+barHeight-3, num(v))
 		}
 		y += groupH
 	}
@@ -102,6 +125,20 @@ func writeChart(path string, rep *report) error {
 		return err
 	}
 	return f.Close()
+}
+
+// roundSpan is the lowest and highest of r's per-round figures for m,
+// when m is its workload's main figure and it ran in several rounds.
+func roundSpan(reg regResult, m metric) (lo, hi float64, ok bool) {
+	r, found := find(reg.Results, m.workload)
+	if !found || len(r.Rounds) < 2 || metricsFor(m.workload)[0].name != m.name {
+		return 0, 0, false
+	}
+	lo, hi = r.Rounds[0], r.Rounds[0]
+	for _, v := range r.Rounds[1:] {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	return lo, hi, true
 }
 
 func truncLabel(s string, n int) string {

@@ -50,8 +50,9 @@ type options struct {
 	peerPIDs     map[string]int
 
 	repeat          int
-	rounds          int  // whole passes over the workloads, each with new content
-	control         bool // also run a second berth, as a peer, to show the noise
+	rounds          int    // whole passes over the workloads, each with new content
+	control         bool   // also run a second berth, as a peer, to show the noise
+	render          string // a results.json to draw again, measuring nothing
 	concurrentLarge int
 	imageClients    []int
 	imageLayerSize  int
@@ -92,6 +93,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.repeat, "repeat", 3, "samples of each large-blob workload (the median is reported)")
 	fs.IntVar(&o.rounds, "rounds", 1, "passes over every workload, each with new content; figures are the medians, ratios show their range")
 	fs.BoolVar(&o.control, "control", false, "also start a second berth (\"berth-control\") and measure it as a peer: berth's ratio to itself is the run's noise")
+	fs.StringVar(&o.render, "render", "", "draw results.md and results.png again into --out from this results.json, measuring nothing")
 	fs.IntVar(&o.concurrentLarge, "concurrent-large", 4, "large blobs pushed at once in the concurrent push (0: skip)")
 	imageClients := fs.String("image-clients", "1,8,32", "concurrent clients of the multi-layer image workloads")
 	layer := sizeFlag(1 << 20)
@@ -182,6 +184,13 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
+	}
+	if o.render != "" {
+		if err := render(o.render, o.outDir); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -296,6 +305,52 @@ func newWorkloadData(o options) *workloadData {
 		d.mixedDigests = append(d.mixedDigests, digestOf(b))
 	}
 	return d
+}
+
+// writeResults writes rep as results.md, results.json and results.png in
+// dir, and the Markdown to stdout too when show is set.
+func writeResults(rep *report, dir string, show bool) error {
+	md := markdown(rep)
+	if show {
+		fmt.Print(md)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	js, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "results.md"), []byte(md), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "results.json"), append(js, '\n'), 0o644); err != nil {
+		return err
+	}
+	png := filepath.Join(dir, "results.png")
+	if err := writeChart(png, rep); err != nil {
+		return fmt.Errorf("chart: %w", err)
+	}
+	logf("bench: wrote %s, %s and %s", filepath.Join(dir, "results.md"), filepath.Join(dir, "results.json"), png)
+	return nil
+}
+
+// render draws the Markdown and the chart again from a results.json that
+// an earlier run wrote, into dir: to redraw figures after a change to the
+// report, without measuring again.
+func render(file, dir string) error {
+	js, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	var rep report
+	if err := json.Unmarshal(js, &rep); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	if len(rep.Registries) == 0 {
+		return fmt.Errorf("%s: no registries: not a bench results.json", file)
+	}
+	return writeResults(&rep, dir, false)
 }
 
 func run(o options) error {
@@ -428,26 +483,9 @@ func run(o options) error {
 	}
 	computeRatios(rep)
 
-	md := markdown(rep)
-	fmt.Print(md)
-	if err := os.MkdirAll(o.outDir, 0o755); err != nil {
+	if err := writeResults(rep, o.outDir, true); err != nil {
 		return err
 	}
-	js, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(o.outDir, "results.md"), []byte(md), 0o644); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(o.outDir, "results.json"), append(js, '\n'), 0o644); err != nil {
-		return err
-	}
-	png := filepath.Join(o.outDir, "results.png")
-	if err := writeChart(png, rep); err != nil {
-		return fmt.Errorf("chart: %w", err)
-	}
-	logf("bench: wrote %s, %s and %s", filepath.Join(o.outDir, "results.md"), filepath.Join(o.outDir, "results.json"), png)
 	for _, r := range rep.Registries {
 		if r.Error != "" {
 			return fmt.Errorf("%s failed: %s", r.Name, r.Error)

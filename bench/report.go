@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"strings"
 )
 
@@ -271,6 +272,24 @@ func ratioCell(v float64, higherBetter bool) string {
 	return fmt.Sprintf("%.2f×%s", v, mark)
 }
 
+// optionValue prints whole numbers as integers: read back from JSON
+// (--render) every number is a float64.
+func optionValue(v any) any {
+	switch x := v.(type) {
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+			return int64(x)
+		}
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = optionValue(e)
+		}
+		return out
+	}
+	return v
+}
+
 // spreadCell is " [lo–hi]" for a ratio's range over the rounds, or "".
 func spreadCell(lohi [2]float64) string {
 	if lohi[0] == 0 {
@@ -285,7 +304,7 @@ func optionsLine(o map[string]any) string {
 	var parts []string
 	for _, k := range keys {
 		if v, ok := o[k]; ok {
-			parts = append(parts, fmt.Sprintf("%s=%v", k, v))
+			parts = append(parts, fmt.Sprintf("%s=%v", k, optionValue(v)))
 		}
 	}
 	return strings.Join(parts, ", ")
