@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"image"
 	"image/png"
 	"io"
 	"os"
@@ -204,19 +205,7 @@ func TestReportAndChart(t *testing.T) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
 	}
-	path := filepath.Join(t.TempDir(), "results.png")
-	if err := writeChart(path, rep); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := drawChart(t, rep)
 	// Four higher-is-better rows (MB/s, images/s, MB/s, lists/s) of two bars.
 	if b := img.Bounds(); b.Dx() != chartWidth || b.Dy() < 4*2*barHeight {
 		t.Errorf("chart is %v", b)
@@ -424,19 +413,7 @@ func TestChartRoundRanges(t *testing.T) {
 		{Name: "berth", Results: []result{{Workload: "image push ×1", OpsPerS: 60, MBps: 80, Rounds: []float64{60, 45, 66}}}},
 		{Name: "zot", Results: []result{{Workload: "image push ×1", OpsPerS: 50, MBps: 70, Rounds: []float64{50, 50, 55}}}},
 	}}
-	path := filepath.Join(t.TempDir(), "results.png")
-	if err := writeChart(path, rep); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := drawChart(t, rep)
 	black := func(x, y int) bool {
 		r, g, b, _ := img.At(x, y).RGBA()
 		return r == 0 && g == 0 && b == 0
@@ -504,4 +481,23 @@ func TestRender(t *testing.T) {
 	if err := render(bad, again); err == nil {
 		t.Error("a JSON without registries was rendered")
 	}
+}
+
+// drawChart draws rep's chart and decodes it again.
+func drawChart(t *testing.T, rep *report) image.Image {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "results.png")
+	if err := writeChart(path, rep); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
 }
