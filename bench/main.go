@@ -396,14 +396,22 @@ func run(o options) error {
 		rep.Notes = append(rep.Notes, controlName+" is a second berth from the same binary, started and measured like berth: berth's ratio to it is what this run's noise alone makes of a ratio.")
 	}
 
-	managed := 1
+	// distribution runs unless asked not to or not installed.
+	withDist := false
+	if !o.noDist {
+		if _, err := os.Stat(o.distribution); err != nil {
+			rep.Notes = append(rep.Notes, "distribution not measured: "+o.distribution+" missing (apt-get install docker-registry)")
+			logf("bench: %s missing; distribution skipped (apt-get install docker-registry)", o.distribution)
+		} else {
+			withDist = true
+		}
+	}
+	managed := 1 // berth, the control and distribution store in work
 	if o.control {
 		managed++
 	}
-	if !o.noDist {
-		if _, err := os.Stat(o.distribution); err == nil {
-			managed++
-		}
+	if withDist {
+		managed++
 	}
 	if err := checkSpace(o, work, managed); err != nil {
 		return err
@@ -461,18 +469,13 @@ func run(o options) error {
 		}
 		targets = append(targets, target{name: controlName, url: curl, user: "admin", pass: cpass, proc: cp, pid: cp.pid()})
 	}
-	if !o.noDist {
-		if _, err := os.Stat(o.distribution); err != nil {
-			rep.Notes = append(rep.Notes, "distribution not measured: "+o.distribution+" missing (apt-get install docker-registry)")
-			logf("bench: %s missing; distribution skipped (apt-get install docker-registry)", o.distribution)
-		} else {
-			logf("bench: starting distribution (%s)", o.distribution)
-			dp, durl, err := startDistribution(o.distribution, work)
-			if err != nil {
-				return err
-			}
-			targets = append(targets, target{name: "distribution", url: durl, proc: dp, pid: dp.pid()})
+	if withDist {
+		logf("bench: starting distribution (%s)", o.distribution)
+		dp, durl, err := startDistribution(o.distribution, work)
+		if err != nil {
+			return err
 		}
+		targets = append(targets, target{name: "distribution", url: durl, proc: dp, pid: dp.pid()})
 	}
 	for _, p := range o.peers {
 		targets = append(targets, target{name: p.Name, url: p.URL, user: p.User, pass: p.Pass, pid: o.peerPIDs[p.Name]})

@@ -19,10 +19,11 @@ func storedPerRound(o options) int64 {
 	for _, s := range imageLayerSizes(o) {
 		layers += int64(s)
 	}
-	parts := []struct {
-		name  string
-		bytes int64
-	}{
+	type part struct {
+		workload string
+		bytes    int64
+	}
+	parts := []part{
 		{"large push monolithic", large * int64(o.repeat)},
 		{"large push chunked", large * int64(o.repeat)},
 		{"large pull", large},
@@ -32,14 +33,11 @@ func storedPerRound(o options) int64 {
 		{"mixed blobs push", mixed},
 	}
 	for _, n := range o.imageClients {
-		parts = append(parts, struct {
-			name  string
-			bytes int64
-		}{fmt.Sprintf("image push ×%d", n), int64(max(48, 2*n)) * layers})
+		parts = append(parts, part{fmt.Sprintf("image push ×%d", n), int64(max(48, 2*n)) * layers})
 	}
 	var total int64
 	for _, p := range parts {
-		if o.only == nil || o.only.MatchString(p.name) {
+		if o.only == nil || o.only.MatchString(p.workload) {
 			total += p.bytes
 		}
 	}
