@@ -417,9 +417,11 @@ func sampled(o options, limit limitFunc, f func() (result, error)) (result, erro
 	return out, nil
 }
 
-// runStep runs one workload on registry reg. pid, when not 0, is the
-// registry's process: its CPU time and resident memory are measured.
+// runStep runs one workload on registry reg, from a machine with no
+// dirty pages left by the one before. pid, when not 0, is the registry's
+// process: its CPU time and resident memory are measured.
 func runStep(ctx context.Context, s step, reg string, pid int, log func(string, ...any)) (result, error) {
+	settle()
 	if s.setup != nil {
 		if err := s.setup(ctx); err != nil {
 			return result{}, fmt.Errorf("%s: setup: %w", s.name, err)

@@ -117,3 +117,22 @@ func TestDirectPolicy(t *testing.T) {
 		}
 	}
 }
+
+func TestLoneCachedBound(t *testing.T) {
+	for _, c := range []struct{ memory, want int64 }{
+		{0, 256 << 20},         // unknown memory: the floor
+		{2 << 30, 256 << 20},   // a small VM keeps the floor
+		{8 << 30, 512 << 20},   // a sixteenth
+		{24 << 30, 1536 << 20}, // this CI machine: a 1 GiB layer stays cached
+		{256 << 30, 4 << 30},   // the ceiling
+	} {
+		if got := loneCachedBound(c.memory); got != c.want {
+			t.Errorf("loneCachedBound(%d MiB) = %d MiB, want %d MiB", c.memory>>20, got>>20, c.want>>20)
+		}
+	}
+	if m := machineMemory(); m <= 0 {
+		t.Errorf("machineMemory() = %d, want the host's RAM", m)
+	} else if got := newDirectPolicy().alone; got != loneCachedBound(m) {
+		t.Errorf("a new policy keeps %d MiB of a lone upload cached, want %d MiB", got>>20, loneCachedBound(m)>>20)
+	}
+}
