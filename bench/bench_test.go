@@ -345,6 +345,10 @@ func TestRunAgainstBerth(t *testing.T) {
 	}
 	want := []string{"large push monolithic", "large push chunked", "large pull", firstPull, "large push ×2 concurrent", "small push", "small pull",
 		"mixed blobs push", "mixed blobs pull", "manifest HEAD", "image push ×1", "image pull ×1", "image push ×4", "image pull ×4", "mixed CI"}
+	cold := canDropCaches() // root: the cold pull runs too
+	if cold {
+		want = slices.Insert(want, 4, coldPull)
+	}
 	for _, reg := range rep.Registries {
 		if reg.Error != "" || len(reg.Results) != len(want) || reg.PeakRSS == 0 {
 			t.Fatalf("%s: error %q, %d results, peak RSS %d", reg.Name, reg.Error, len(reg.Results), reg.PeakRSS)
@@ -374,6 +378,9 @@ func TestRunAgainstBerth(t *testing.T) {
 		!strings.Contains(string(md), "| large pull, first after push / loopback |") {
 		t.Errorf("results.md:\n%s", md)
 	}
+	if cold && !strings.Contains(string(md), "| large pull, cold / min(cold disk read, loopback) |") {
+		t.Errorf("results.md has no cold pull against the machine:\n%s", md)
+	}
 	if _, err := os.Stat(filepath.Join(out, "results.png")); err != nil {
 		t.Error(err)
 	}
@@ -396,6 +403,11 @@ func TestSpaceCheck(t *testing.T) {
 	if got := storedPerRound(o); got != 2<<20 {
 		t.Errorf("storedPerRound(--only '^large pull') = %d", got)
 	}
+	o.coldPull = true // and its blob when the cold pull runs
+	if got := storedPerRound(o); got != 3<<20 {
+		t.Errorf("storedPerRound(--only '^large pull', cold pull) = %d", got)
+	}
+	o.coldPull = false
 	dir := t.TempDir()
 	if err := checkSpace(o, dir, 2); err != nil {
 		t.Errorf("4 MiB refused: %v", err)

@@ -267,3 +267,63 @@ func ingestSender(file, addr string) error {
 	_, err = c.Write(data)
 	return err
 }
+
+// dropCachesFile is where Linux takes the order to drop clean cached
+// pages (root only).
+const dropCachesFile = "/proc/sys/vm/drop_caches"
+
+// canDropCaches reports whether this process may empty the page cache,
+// which the cold pull needs.
+func canDropCaches() bool {
+	f, err := os.OpenFile(dropCachesFile, os.O_WRONLY, 0)
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return true
+}
+
+// dropCaches writes every dirty page out and then drops the clean ones,
+// for every registry's files alike.
+func dropCaches() error {
+	settle()
+	return os.WriteFile(dropCachesFile, []byte("1"), 0)
+}
+
+// coldReadRate empties the page cache and reads the file at path in
+// 1 MiB reads: what the disk gives a reader that finds nothing cached,
+// with the kernel's own read-ahead.
+func coldReadRate(path string) (float64, error) {
+	if err := dropCaches(); err != nil {
+		return 0, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	t := time.Now()
+	n, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{f}, buf)
+	if err != nil {
+		return 0, err
+	}
+	return mbps(n, time.Since(t)), nil
+}
+
+// writeProbeFile stores data, fsync'd, at path for coldReadRate.
+func writeProbeFile(path string, data []byte) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -60,6 +60,7 @@ type options struct {
 	mixedCount      int
 	only            *regexp.Regexp
 	scratch         string // where the disk probe writes (the work dir)
+	coldPull        bool   // the page cache can be dropped: run the cold pull
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -382,6 +383,7 @@ func run(o options) error {
 		},
 		Notes: []string{
 			"Large blob: pushes monolithic (POST, PUT) and chunked (POST, 16 MiB PATCHes, PUT) and a pull, one client, --repeat samples each (median); before every sample the machine limit is measured again (min(sha256, fsync'd disk) for pushes, loopback TCP for pulls), and the fraction is the median rate over the median of those limits, so load from elsewhere weighs on both alike. Pushes are also set against the verified-ingest probe, measured before each sample too: what this machine does when it only receives over loopback, hashes and writes durably, overlapped, with sender and receiver on the same cores: the bare work any registry that checks digests and keeps data safe must do, and so a practical ceiling for its pushes on this machine.",
+			"Large pulls, one sample per round each: \"first after push\" pulls a new variant right after pushing it (untimed), from whatever the push left in the page cache; \"cold\" pulls a new variant after every dirty page is written and the page cache dropped (root only), against the lower of the loopback copy and a cold sequential read of the same bytes from the disk, measured right before. Every workload starts after sync(2), so that no registry pays for writes another left to the kernel.",
 			"Concurrent large push: --concurrent-large different blobs of --large-size at once, one client each; peak RSS is the largest VmRSS sampled every 20 ms during the workload.",
 			"Images: config + 4 layers (--image-layer-size, 1/4, 1/16, 4 KiB) + manifest per image, pushed then pulled by 1, 8 and 32 clients; latencies are per image.",
 			"Lists: a repository with --tags tags and a registry with --repos repositories (setup not timed), then complete listings following Link headers for --duration.",
@@ -415,6 +417,9 @@ func run(o options) error {
 	}
 	if withDist {
 		managed++
+	}
+	if o.coldPull = canDropCaches(); !o.coldPull && (o.only == nil || o.only.MatchString(coldPull)) {
+		logf("bench: this user cannot write %s: %q is left out", dropCachesFile, coldPull)
 	}
 	if err := checkSpace(o, work, managed); err != nil {
 		return err

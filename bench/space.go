@@ -32,6 +32,9 @@ func storedPerRound(o options) int64 {
 		{"small push", int64(o.smallCount) * int64(o.smallSize)},
 		{"mixed blobs push", mixed},
 	}
+	if o.coldPull {
+		parts = append(parts, part{coldPull, large})
+	}
 	for _, n := range o.imageClients {
 		parts = append(parts, part{fmt.Sprintf("image push ×%d", n), int64(max(48, 2*n)) * layers})
 	}

@@ -11,6 +11,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -354,9 +356,13 @@ type step struct {
 
 // firstPull is the workload that pulls a large blob right after its push;
 // firstPullVariant the variant of the large blob it pushes.
+// coldPull is the workload that pulls a large blob with nothing in the
+// page cache; coldPullVariant the variant it pushes.
 const (
 	firstPull        = "large pull, first after push"
 	firstPullVariant = 200
+	coldPull         = "large pull, cold"
+	coldPullVariant  = 300
 )
 
 // limitFunc measures, right before a sample, the machine limit the
@@ -546,6 +552,49 @@ func workloadSteps(c *client, d *workloadData, o options) []step {
 			firstDigest = dg
 			return nil
 		}},
+	}
+	if o.coldPull {
+		// The pull of a layer pushed long ago, or served after a restart:
+		// the usual pull of a registry whose layers do not all fit in
+		// memory. Right before the sample the page cache is emptied, for
+		// every registry's files alike, and the disk's cold read rate is
+		// measured; the limit is the lower of it and the loopback copy.
+		var coldDigest string
+		probe := filepath.Join(o.scratch, "cold-probe")
+		coldLimit := func() (float64, float64, error) {
+			lo, err := loopbackRate(d.large)
+			if err != nil {
+				return 0, 0, err
+			}
+			disk, err := coldReadRate(probe) // drops the cache first
+			if err != nil {
+				return 0, 0, err
+			}
+			if err := dropCaches(); err != nil { // the probe's pages too
+				return 0, 0, err
+			}
+			return min(lo, disk), 0, nil
+		}
+		steps = append(steps, step{name: coldPull, f: func(ctx context.Context) (result, error) {
+			defer os.Remove(probe)
+			cx, cancel := bigCtx(ctx, large)
+			defer cancel()
+			one := o
+			one.repeat = 1
+			return sampled(one, coldLimit, func() (result, error) {
+				lat, err := timed(func() error { return c.pull(cx, repoL, coldDigest, large) })
+				return summarize(coldPull, []time.Duration{lat}, large, lat), err
+			})
+		}, setup: func(ctx context.Context) error {
+			cx, cancel := bigCtx(ctx, large)
+			defer cancel()
+			dg := d.variantDigest(coldPullVariant)
+			if err := c.pushReader(cx, repoL, dg, large, func() io.Reader { return d.variant(coldPullVariant) }); err != nil {
+				return err
+			}
+			coldDigest = dg
+			return writeProbeFile(probe, d.large)
+		}})
 	}
 	if o.concurrentLarge > 0 {
 		name := fmt.Sprintf("large push ×%d concurrent", o.concurrentLarge)
