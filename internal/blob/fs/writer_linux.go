@@ -24,7 +24,8 @@ const minDirect = 256 << 10
 // 1 GiB layers of ML and SDK images are served from memory on a host
 // that has it, and one huge layer never evicts the rest of the cache.
 // While several large uploads run at once, CPU is what they wait for,
-// and each goes around the cache from busyDirectFrom on. Measured on
+// and each goes around the cache from busyDirectFrom on, as do the later
+// requests of a chunked upload (directPolicy.from). Measured on
 // this VM: a lone 256 MiB layer cached whole, against 32 MiB, pushes
 // 0.85x as fast (still 1.34x zot) and is pulled right after 1.97x as
 // fast; a lone 1 GiB layer cached whole, against 256 MiB of it, is
@@ -65,9 +66,16 @@ func newDirectPolicy() *directPolicy {
 	return &directPolicy{alone: loneCachedBound(machineMemory()), busy: busyDirectFrom}
 }
 
-// from is where direct writes may start now.
-func (p *directPolicy) from() int64 {
-	if p.large.Load() > 1 {
+// from is where direct writes may start now, for a write that began at
+// offset start. A request that continues an upload (start > 0: the
+// second and later PATCH of a chunked push) is held to the busy bound
+// even alone: each request ends with an fsync, which for a cached chunk
+// waits for all of it to be written back before the client may send the
+// next, where a chunk written around the cache is on disk already.
+// Measured on this VM with 1 GiB in 16 MiB chunks: 214-669 MB/s cached,
+// 450-660 around the cache.
+func (p *directPolicy) from(start int64) int64 {
+	if start > 0 || p.large.Load() > 1 {
 		return p.busy
 	}
 	return p.alone
@@ -85,6 +93,7 @@ func (p *directPolicy) from() int64 {
 type diskWriter struct {
 	f         *os.File
 	fd        int
+	start     int64 // the offset the request began at
 	off       int64
 	direct    bool // O_DIRECT is set on f now
 	noDirect  bool // the filesystem refused it: never try again
@@ -95,7 +104,7 @@ type diskWriter struct {
 }
 
 func newDiskWriter(f *os.File, off int64, p *directPolicy) *diskWriter {
-	w := &diskWriter{f: f, fd: int(f.Fd()), off: off, wbStart: off, policy: p}
+	w := &diskWriter{f: f, fd: int(f.Fd()), start: off, off: off, wbStart: off, policy: p}
 	fl, err := unix.FcntlInt(uintptr(w.fd), unix.F_GETFL, 0)
 	if err != nil {
 		w.noDirect = true
@@ -126,7 +135,7 @@ func (w *diskWriter) write(p []byte) (int, error) {
 		w.policy.large.Add(1)
 	}
 	done := 0
-	if n := len(p) &^ (directAlign - 1); !w.noDirect && n >= minDirect && w.off >= w.policy.from() && w.off%directAlign == 0 && aligned(p) {
+	if n := len(p) &^ (directAlign - 1); !w.noDirect && n >= minDirect && w.off >= w.policy.from(w.start) && w.off%directAlign == 0 && aligned(p) {
 		if err := w.setDirect(true); err != nil {
 			w.noDirect = true
 		} else {

@@ -106,6 +106,22 @@ func TestDirectPolicy(t *testing.T) {
 	if got := cachedMiB(t, filepath.Join(dir, "b")); len(got) != 3 || !got[0] || !got[1] || got[2] {
 		t.Errorf("b: in the page cache %v, want [true true false]", got)
 	}
+	// A request that continues an upload (a chunked push's later PATCH)
+	// goes around the cache past busy even alone; the one that began at
+	// 0 stays cached.
+	c, cw := create("c")
+	write(cw, 2) // MiB 0-1, the first request
+	if err := cw.close(); err != nil {
+		t.Fatal(err)
+	}
+	cw = newDiskWriter(c, 2<<20, p) // the next request, at 2 MiB
+	write(cw, 2)                    // MiB 2-3: past busy, alone
+	if err := cw.close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := cachedMiB(t, filepath.Join(dir, "c")); len(got) != 4 || !got[0] || !got[1] || got[2] || got[3] {
+		t.Errorf("c: in the page cache %v, want [true true false false]", got)
+	}
 	// The bytes are right whichever way they went.
 	data, err := os.ReadFile(filepath.Join(dir, "a"))
 	if err != nil || len(data) != 10<<20 {
