@@ -1,7 +1,9 @@
 package main
 
 import (
+	"io/fs"
 	"os"
+	"path/filepath"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -36,3 +38,23 @@ func freeBytes(dir string) (int64, error) {
 // registry that leaves its writes to the kernel (zot without commit)
 // does not make the next registry's sample pay for them.
 func settle() { unix.Sync() }
+
+// dropFileCaches writes out and drops from the page cache every regular
+// file under dir: the cold pull's drop confined to one tree, for tests
+// that must not empty the machine's cache under other tests.
+func dropFileCaches(dir string) error {
+	return filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || !e.Type().IsRegular() {
+			return nil // gone meanwhile, or not a file: nothing to drop
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return nil
+		}
+		defer f.Close()
+		if err := f.Sync(); err != nil { // dirty pages are not dropped
+			return nil
+		}
+		return unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
+	})
+}

@@ -32,7 +32,7 @@ const minDirect = 256 << 10
 // pulled right after 2.98x as fast (1.62x zot, where it was 0.54x) and
 // pushes 0.58x as fast (still 1.22x zot: page-cache pages come slowly
 // here once the cache is full); four 1 GiB layers at once fell to 0.91x
-// zot when each kept 256 MiB cached, and are 1.4-1.65x zot with the
+// zot when each kept 256 MiB cached, and are 1.2-1.7x zot with the
 // busy bound.
 const (
 	minLoneCached  = 256 << 20
