@@ -20,7 +20,8 @@ const minDirect = 256 << 10
 // A layer stays cached for the pull that often follows a push at once (a
 // CI job's image, deployed) while it is the only large upload in flight:
 // then the CPU it costs to fill pages is to spare. How much of it stays
-// cached scales with the machine's memory (loneCachedBound), so that the
+// cached scales with the memory this process may use (loneCachedBound,
+// usableMemory: a container's limit, else the RAM), so that the
 // 1 GiB layers of ML and SDK images are served from memory on a host
 // that has it, and one huge layer never evicts the rest of the cache.
 // While several large uploads run at once, CPU is what they wait for,
@@ -46,15 +47,6 @@ func loneCachedBound(memory int64) int64 {
 	return min(max(memory/16, minLoneCached), maxLoneCached)
 }
 
-// machineMemory is the RAM the kernel manages, or 0 when it cannot say.
-func machineMemory() int64 {
-	var si unix.Sysinfo_t
-	if err := unix.Sysinfo(&si); err != nil {
-		return 0
-	}
-	return int64(si.Totalram) * int64(si.Unit)
-}
-
 // directPolicy counts the uploads past busy bytes and says where each
 // write may start to go around the page cache.
 type directPolicy struct {
@@ -63,7 +55,7 @@ type directPolicy struct {
 }
 
 func newDirectPolicy() *directPolicy {
-	return &directPolicy{alone: loneCachedBound(machineMemory()), busy: busyDirectFrom}
+	return &directPolicy{alone: loneCachedBound(usableMemory()), busy: busyDirectFrom}
 }
 
 // from is where direct writes may start now, for a write that began at

@@ -146,9 +146,52 @@ func TestLoneCachedBound(t *testing.T) {
 			t.Errorf("loneCachedBound(%d MiB) = %d MiB, want %d MiB", c.memory>>20, got>>20, c.want>>20)
 		}
 	}
-	if m := machineMemory(); m <= 0 {
-		t.Errorf("machineMemory() = %d, want the host's RAM", m)
+	if m := usableMemory(); m <= 0 || m > machineMemory() {
+		t.Errorf("usableMemory() = %d, want at most the host's RAM (%d)", m, machineMemory())
 	} else if got := newDirectPolicy().alone; got != loneCachedBound(m) {
 		t.Errorf("a new policy keeps %d MiB of a lone upload cached, want %d MiB", got>>20, loneCachedBound(m)>>20)
+	}
+}
+
+// A container's memory limit, set on its cgroup or any above it, bounds
+// what the page cache may hold for it.
+func TestCgroupMemoryLimit(t *testing.T) {
+	root := t.TempDir()
+	put := func(rel, content string) {
+		t.Helper()
+		p := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// v2: the leaf says max, its parent 2 GiB, the grandparent 8 GiB.
+	put("kubepods/pod1/memory.max", "max\n")
+	put("kubepods/memory.max", "2147483648\n")
+	put("memory.max", "8589934592\n")
+	// v1: 512 MiB on the leaf; MaxInt64 rounded to a page above it.
+	put("memory/docker/abc/memory.limit_in_bytes", "536870912\n")
+	put("memory/docker/memory.limit_in_bytes", "9223372036854771712\n")
+	put("memory/free/memory.limit_in_bytes", "9223372036854771712\n")
+	put("bad/memory.max", "lots\n")
+	for _, c := range []struct {
+		self string
+		want int64
+	}{
+		{"0::/kubepods/pod1\n", 2 << 30},
+		{"0::/\n", 8 << 30}, // a cgroup namespace: the container's own
+		{"12:memory:/docker/abc\n11:cpu,cpuacct:/docker/abc\n", 512 << 20},
+		{"4:cpu,memory:/docker/abc\n", 512 << 20},
+		{"4:memory:/free\n", 0},
+		{"0::/bad\n", 8 << 30}, // garbage is no limit; the root's still is
+		{"4:cpu:/docker/abc\n", 0},
+		{"", 0},
+		{"0::relative\n", 0},
+	} {
+		if got := cgroupMemoryLimit(root, c.self); got != c.want {
+			t.Errorf("cgroupMemoryLimit(%q) = %d, want %d", c.self, got, c.want)
+		}
 	}
 }
