@@ -58,3 +58,7 @@ func dropFileCaches(dir string) error {
 		return unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
 	})
 }
+
+// childAttr makes a registry bench starts die with bench, however bench
+// ends.
+func childAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} }

@@ -5,6 +5,7 @@ package main
 import (
 	"errors"
 	"os"
+	"syscall"
 )
 
 func createDirect(string) (*os.File, error) { return nil, errors.New("no O_DIRECT") }
@@ -19,3 +20,7 @@ func settle() {}
 
 // dropFileCaches does nothing here.
 func dropFileCaches(string) error { return nil }
+
+// childAttr is the default here: a registry bench starts is stopped when
+// bench returns, not when it is killed.
+func childAttr() *syscall.SysProcAttr { return nil }
