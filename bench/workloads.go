@@ -484,7 +484,37 @@ func workloadSteps(c *client, d *workloadData, o options) []step {
 		return lo, 0, err
 	}
 	repoL := "bench/large"
-	var firstDigest string // pushed by firstPull's setup
+	// pullOnce is a workload that pulls, once per round, a new variant of
+	// the large blob that its setup pushes (untimed); prepare, when set,
+	// runs after that push.
+	pullOnce := func(name string, variant int, limit limitFunc, prepare func() error) step {
+		var dg string
+		return step{name: name, f: func(ctx context.Context) (result, error) {
+			if dg == "" {
+				return result{}, errors.New("no push before the pull")
+			}
+			cx, cancel := bigCtx(ctx, large)
+			defer cancel()
+			one := o
+			one.repeat = 1 // only the first pull is this one
+			return sampled(one, limit, func() (result, error) {
+				lat, err := timed(func() error { return c.pull(cx, repoL, dg, large) })
+				return summarize(name, []time.Duration{lat}, large, lat), err
+			})
+		}, setup: func(ctx context.Context) error {
+			cx, cancel := bigCtx(ctx, large)
+			defer cancel()
+			v := d.variantDigest(variant)
+			if err := c.pushReader(cx, repoL, v, large, func() io.Reader { return d.variant(variant) }); err != nil {
+				return err
+			}
+			dg = v
+			if prepare != nil {
+				return prepare()
+			}
+			return nil
+		}}
+	}
 	steps := []step{
 		{name: "large push monolithic", f: func(ctx context.Context) (result, error) {
 			i := 0
@@ -528,30 +558,8 @@ func workloadSteps(c *client, d *workloadData, o options) []step {
 			return c.pushMonolithic(cx, repoL, d.large, d.largeDigest)
 		}},
 		// The pull that follows a push at once (a CI job's image, deployed):
-		// whatever the push left in the page cache, or not. One sample per
-		// round, since only the first pull is this one.
-		{name: firstPull, f: func(ctx context.Context) (result, error) {
-			if firstDigest == "" {
-				return result{}, errors.New("no push before the first pull")
-			}
-			cx, cancel := bigCtx(ctx, large)
-			defer cancel()
-			one := o
-			one.repeat = 1
-			return sampled(one, pullLimit, func() (result, error) {
-				lat, err := timed(func() error { return c.pull(cx, repoL, firstDigest, large) })
-				return summarize(firstPull, []time.Duration{lat}, large, lat), err
-			})
-		}, setup: func(ctx context.Context) error {
-			cx, cancel := bigCtx(ctx, large)
-			defer cancel()
-			dg := d.variantDigest(firstPullVariant)
-			if err := c.pushReader(cx, repoL, dg, large, func() io.Reader { return d.variant(firstPullVariant) }); err != nil {
-				return err
-			}
-			firstDigest = dg
-			return nil
-		}},
+		// whatever the push left in the page cache, or not.
+		pullOnce(firstPull, firstPullVariant, pullLimit, nil),
 	}
 	if o.coldPull {
 		// The pull of a layer pushed long ago, or served after a restart:
@@ -559,7 +567,6 @@ func workloadSteps(c *client, d *workloadData, o options) []step {
 		// memory. Right before the sample the page cache is emptied, for
 		// every registry's files alike, and the disk's cold read rate is
 		// measured; the limit is the lower of it and the loopback copy.
-		var coldDigest string
 		probe := filepath.Join(o.scratch, "cold-probe")
 		coldLimit := func() (float64, float64, error) {
 			lo, err := loopbackRate(d.large)
@@ -575,26 +582,13 @@ func workloadSteps(c *client, d *workloadData, o options) []step {
 			}
 			return min(lo, disk), 0, nil
 		}
-		steps = append(steps, step{name: coldPull, f: func(ctx context.Context) (result, error) {
+		s := pullOnce(coldPull, coldPullVariant, coldLimit, func() error { return writeProbeFile(probe, d.large) })
+		pull := s.f
+		s.f = func(ctx context.Context) (result, error) {
 			defer os.Remove(probe)
-			cx, cancel := bigCtx(ctx, large)
-			defer cancel()
-			one := o
-			one.repeat = 1
-			return sampled(one, coldLimit, func() (result, error) {
-				lat, err := timed(func() error { return c.pull(cx, repoL, coldDigest, large) })
-				return summarize(coldPull, []time.Duration{lat}, large, lat), err
-			})
-		}, setup: func(ctx context.Context) error {
-			cx, cancel := bigCtx(ctx, large)
-			defer cancel()
-			dg := d.variantDigest(coldPullVariant)
-			if err := c.pushReader(cx, repoL, dg, large, func() io.Reader { return d.variant(coldPullVariant) }); err != nil {
-				return err
-			}
-			coldDigest = dg
-			return writeProbeFile(probe, d.large)
-		}})
+			return pull(ctx)
+		}
+		steps = append(steps, s)
 	}
 	if o.concurrentLarge > 0 {
 		name := fmt.Sprintf("large push ×%d concurrent", o.concurrentLarge)
