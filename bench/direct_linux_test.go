@@ -4,35 +4,22 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"unsafe"
 
-	"golang.org/x/sys/unix"
+	"github.com/berth-registry/berth/internal/testutil/pagecache"
 )
 
 // residentPages counts the pages of the file at path in the page cache.
 func residentPages(t *testing.T, path string) int {
 	t.Helper()
-	f, err := os.Open(path)
+	pages, err := pagecache.Resident(path)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := unix.Mmap(int(f.Fd()), 0, int(fi.Size()), unix.PROT_READ, unix.MAP_SHARED)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Munmap(m)
-	vec := make([]byte, (len(m)+os.Getpagesize()-1)/os.Getpagesize())
-	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
-		t.Fatal(errno)
 	}
 	n := 0
-	for _, v := range vec {
-		n += int(v & 1)
+	for _, in := range pages {
+		if in {
+			n++
+		}
 	}
 	return n
 }

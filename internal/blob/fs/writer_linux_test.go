@@ -3,44 +3,24 @@ package fs
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
-	"unsafe"
 
-	"golang.org/x/sys/unix"
+	"github.com/berth-registry/berth/internal/testutil/pagecache"
 )
 
 // cachedMiB reports, for each MiB of the file at path, whether all of
 // its pages are in the page cache.
 func cachedMiB(t *testing.T, path string) []bool {
 	t.Helper()
-	f, err := os.Open(path)
+	pages, err := pagecache.Resident(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := unix.Mmap(int(f.Fd()), 0, int(fi.Size()), unix.PROT_READ, unix.MAP_SHARED)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Munmap(m)
-	page := os.Getpagesize()
-	vec := make([]byte, (len(m)+page-1)/page)
-	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
-		t.Fatal(errno)
-	}
-	per := (1 << 20) / page
-	out := make([]bool, len(vec)/per)
+	per := (1 << 20) / os.Getpagesize()
+	out := make([]bool, len(pages)/per)
 	for i := range out {
-		out[i] = true
-		for _, v := range vec[i*per : (i+1)*per] {
-			if v&1 == 0 {
-				out[i] = false
-			}
-		}
+		out[i] = !slices.Contains(pages[i*per:(i+1)*per], false)
 	}
 	return out
 }
