@@ -517,3 +517,29 @@ func drawChart(t *testing.T, rep *report) image.Image {
 	}
 	return img
 }
+
+// The cold pull runs only where the page cache may be dropped, and never
+// with --no-cold-pull.
+func TestWantColdPull(t *testing.T) {
+	can := canDropCaches
+	defer func() { canDropCaches = can }()
+	for _, c := range []struct {
+		args []string
+		can  bool
+		want bool
+	}{
+		{nil, true, true},
+		{nil, false, false},
+		{[]string{"--no-cold-pull"}, true, false},
+		{[]string{"--no-cold-pull"}, false, false},
+	} {
+		o, err := parseFlags(c.args, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		canDropCaches = func() bool { return c.can }
+		if got := wantColdPull(o); got != c.want {
+			t.Errorf("%q with the cache droppable %v: cold pull %v, want %v", c.args, c.can, got, c.want)
+		}
+	}
+}

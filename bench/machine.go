@@ -284,6 +284,10 @@ var canDropCaches = func() bool {
 	return true
 }
 
+// wantColdPull says whether the cold pull runs: it drops the machine's
+// page cache, which only root may do and --no-cold-pull forbids.
+func wantColdPull(o options) bool { return !o.noColdPull && canDropCaches() }
+
 // dropCaches writes every dirty page out and then drops the clean ones,
 // for every registry's files alike.
 var dropCaches = func() error {

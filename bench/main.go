@@ -44,6 +44,7 @@ type options struct {
 	berthBin     string
 	distribution string
 	noDist       bool
+	noColdPull   bool
 	workDir      string
 	outDir       string
 	peers        peerFlags
@@ -78,6 +79,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.berthBin, "berth-bin", "bin/berth", "berth binary (built from ./cmd/berth when missing)")
 	fs.StringVar(&o.distribution, "distribution-bin", "/usr/bin/docker-registry", "distribution 2.8 binary (Debian package docker-registry)")
 	fs.BoolVar(&o.noDist, "no-distribution", false, "do not start distribution")
+	fs.BoolVar(&o.noColdPull, "no-cold-pull", false, "never drop the machine's page cache (the cold pull, which does so as root, is left out)")
 	fs.StringVar(&o.workDir, "work-dir", "", "where data dirs go (default: a new temp dir; it is removed at the end)")
 	fs.StringVar(&o.outDir, "out", "bench-results", "directory for results.md and results.json")
 	fs.Var(&o.peers, "peer", "another running registry, NAME=URL[,user:pass] (repeatable)")
@@ -418,7 +420,7 @@ func run(o options) error {
 	if withDist {
 		managed++
 	}
-	if o.coldPull = canDropCaches(); !o.coldPull && (o.only == nil || o.only.MatchString(coldPull)) {
+	if o.coldPull = wantColdPull(o); !o.coldPull && !o.noColdPull && (o.only == nil || o.only.MatchString(coldPull)) {
 		logf("bench: this user cannot write %s: %q is left out", dropCachesFile, coldPull)
 	}
 	if err := checkSpace(o, work, managed); err != nil {
