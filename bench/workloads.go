@@ -354,10 +354,9 @@ type step struct {
 	once  bool
 }
 
-// firstPull is the workload that pulls a large blob right after its push;
-// firstPullVariant the variant of the large blob it pushes.
-// coldPull is the workload that pulls a large blob with nothing in the
-// page cache; coldPullVariant the variant it pushes.
+// The pull-once workloads (pullOnce) and the variants of the large blob
+// they push: firstPull pulls it right after its push, coldPull with
+// nothing in the page cache.
 const (
 	firstPull        = "large pull, first after push"
 	firstPullVariant = 200
@@ -568,7 +567,8 @@ func workloadSteps(c *client, d *workloadData, o options) []step {
 		// every registry's files alike, and the disk's cold read rate is
 		// measured; the limit is the lower of it and the loopback copy.
 		probe := filepath.Join(o.scratch, "cold-probe")
-		coldLimit := func() (float64, float64, error) {
+		coldLimit := func() (float64, float64, error) { // once per round (repeat 1)
+			defer os.Remove(probe)
 			lo, err := loopbackRate(d.large)
 			if err != nil {
 				return 0, 0, err
@@ -582,13 +582,7 @@ func workloadSteps(c *client, d *workloadData, o options) []step {
 			}
 			return min(lo, disk), 0, nil
 		}
-		s := pullOnce(coldPull, coldPullVariant, coldLimit, func() error { return writeProbeFile(probe, d.large) })
-		pull := s.f
-		s.f = func(ctx context.Context) (result, error) {
-			defer os.Remove(probe)
-			return pull(ctx)
-		}
-		steps = append(steps, s)
+		steps = append(steps, pullOnce(coldPull, coldPullVariant, coldLimit, func() error { return writeProbeFile(probe, d.large) }))
 	}
 	if o.concurrentLarge > 0 {
 		name := fmt.Sprintf("large push ×%d concurrent", o.concurrentLarge)
