@@ -48,9 +48,6 @@ type Store struct {
 	// direct says where uploads may start to bypass the page cache
 	// (writer_linux.go; tests lower its bounds).
 	direct *directPolicy
-	// cold holds what pulls need to read blobs that are not in the page
-	// cache around it (cold_linux.go).
-	cold *coldReads
 }
 
 var _ blob.Store = (*Store)(nil)
@@ -71,7 +68,6 @@ func New(root string) (*Store, error) {
 		tmp:     filepath.Join(abs, "tmp"),
 
 		direct: newDirectPolicy(),
-		cold:   newColdReads(),
 	}
 	s.bufs.New = func() any { b := alignedBuf(copyBufSize); return &b }
 	s.first.New = func() any { b := alignedBuf(firstBufSize); return &b }
@@ -188,7 +184,6 @@ func (s *Store) Open(ctx context.Context, d oci.Digest, offset, length int64) (i
 		f.Close()
 		return nil, fmt.Errorf("open blob %s: %w", d, err)
 	}
-	rc.cold = s.cold
 	return rc, nil
 }
 
@@ -201,7 +196,6 @@ type fileSection struct {
 	f      *os.File
 	offset int64
 	length int64
-	cold   *coldReads // nil: never read around the page cache
 }
 
 func (s *fileSection) Close() error { return s.f.Close() }
@@ -222,7 +216,7 @@ func (s *fileSection) WriteTo(w io.Writer) (int64, error) {
 
 // section returns a reader of f from offset for length bytes (to the end
 // when length < 0 or when the file is shorter).
-func section(f *os.File, offset, length int64) (*fileSection, error) {
+func section(f *os.File, offset, length int64) (io.ReadCloser, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
@@ -234,7 +228,7 @@ func section(f *os.File, offset, length int64) (*fileSection, error) {
 	if length < 0 || length > size-offset {
 		length = size - offset
 	}
-	return &fileSection{SectionReader: io.NewSectionReader(f, offset, length), f: f, offset: offset, length: length}, nil
+	return &fileSection{io.NewSectionReader(f, offset, length), f, offset, length}, nil
 }
 
 // Delete implements blob.Store. The directory of the blob stays: removing

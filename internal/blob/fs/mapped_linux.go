@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
-	"slices"
 
 	"golang.org/x/sys/unix"
 )
@@ -15,12 +14,11 @@ import (
 // this much to the process's resident set.
 const mapWindow = 4 << 20
 
-// readAhead is how far ahead of the window being sent a mapped pull that
-// reads into the page cache asks for the file: the cold first pull of a
-// 256 MiB layer pushed around the page cache ran at 1440 MB/s with 8 MiB
-// ahead and 1720 MB/s with 32 MiB (same run, this VM's virtio disk reads
-// 1.3-1.8 GB/s); 64 MiB was no better. It costs page cache, not resident
-// memory.
+// readAhead is how far ahead of the window being sent a mapped pull asks
+// for the file: the cold first pull of a 256 MiB layer pushed around the
+// page cache ran at 1440 MB/s with 8 MiB ahead and 1720 MB/s with 32 MiB
+// (same run, this VM's virtio disk reads 1.3-1.8 GB/s); 64 MiB was no
+// better. It costs page cache, not resident memory.
 const readAhead = 8 * mapWindow
 
 // WriteMappedTo writes the rest of the section to w straight from the
@@ -33,10 +31,6 @@ const readAhead = 8 * mapWindow
 // bytes of a window) would fault on such an error; the fault is turned
 // into an error here (debug.SetPanicOnFault) rather than a crash. When
 // mapping fails it copies the rest through a buffer.
-//
-// The windows that are not in the page cache whole, the first time the
-// blob is pulled in a while, are read around the cache instead, into
-// buffers handed to w (coldReader, cold_linux.go).
 func (s *fileSection) WriteMappedTo(w io.Writer) (sent int64, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
@@ -55,53 +49,27 @@ func (s *fileSection) WriteMappedTo(w io.Writer) (sent int64, err error) {
 	page := int64(os.Getpagesize())
 	fd := int(s.f.Fd())
 	end := s.offset + s.length
-	base := (s.offset + pos) &^ (page - 1) // the first window's start
-	cold, resident := s.coldReader(base, end)
-	if cold != nil {
-		defer cold.close()
-	} else {
-		// Faults on a mapping read ahead little, or not at all once
-		// they have missed often: a blob not in the page cache then
-		// arrived a page at a time, at a fraction of the disk's rate
-		// and many times the CPU. Asking for the windows ahead before
-		// mapping one reads them in large requests while this one is
-		// sent, readAhead bytes in flight. Hints only: errors are
-		// ignored.
-		unix.Fadvise(fd, s.offset+pos, min(readAhead, end-s.offset-pos), unix.FADV_WILLNEED)
-	}
-	for i := int64(0); pos < s.length; i++ {
+	// Faults on a mapping read ahead little, or not at all once they have
+	// missed often: a blob not in the page cache (one pushed around it,
+	// with O_DIRECT) then arrived a page at a time, at a fraction of the
+	// disk's rate and many times the CPU. Asking for the windows ahead
+	// before mapping one reads them in large requests while this one is
+	// sent, readAhead bytes in flight. Hints only: errors are ignored.
+	unix.Fadvise(fd, s.offset+pos, min(readAhead, end-s.offset-pos), unix.FADV_WILLNEED)
+	for pos < s.length {
 		off := s.offset + pos
-		wb := base + i*mapWindow
-		we := min(wb+mapWindow, end)
-		if cold != nil && !resident[i] {
-			for off < we {
-				d, err := cold.take()
-				if err != nil {
-					s.SectionReader.Seek(pos, io.SeekStart)
-					return sent, fmt.Errorf("read blob file %s: %w", s.f.Name(), err)
-				}
-				k, werr := w.Write((*d.buf)[off-d.off : d.end-d.off])
-				cold.give(d)
-				sent += int64(k)
-				pos += int64(k)
-				off += int64(k)
-				if werr != nil {
-					s.SectionReader.Seek(pos, io.SeekStart)
-					return sent, werr
-				}
-			}
-			continue
-		}
-		if next := wb + readAhead; cold == nil && next < end {
+		base := off &^ (page - 1)
+		n := min(int64(mapWindow), end-base)
+		if next := base + readAhead; next < end {
 			unix.Fadvise(fd, next, min(mapWindow, end-next), unix.FADV_WILLNEED)
 		}
-		m, err := unix.Mmap(fd, wb, int(we-wb), unix.PROT_READ, unix.MAP_SHARED|unix.MAP_POPULATE)
+		m, err := unix.Mmap(fd, base, int(n), unix.PROT_READ, unix.MAP_SHARED|unix.MAP_POPULATE)
 		if err != nil {
 			s.SectionReader.Seek(pos, io.SeekStart)
 			k, err := io.Copy(w, struct{ io.Reader }{s.SectionReader})
 			return sent + k, err
 		}
-		k, werr := w.Write(m[off-wb:])
+		k, werr := w.Write(m[off-base:])
 		unix.Munmap(m)
 		sent += int64(k)
 		pos += int64(k)
@@ -112,39 +80,4 @@ func (s *fileSection) WriteMappedTo(w io.Writer) (sent int64, err error) {
 	}
 	s.SectionReader.Seek(pos, io.SeekStart)
 	return sent, nil
-}
-
-// coldReader returns, when the section from base to end is not all in
-// the page cache and its blob has not been pulled lately, a reader of
-// the windows that are not (false in resident) around the page cache;
-// else nil, and the pull maps every window.
-func (s *fileSection) coldReader(base, end int64) (*directReader, []bool) {
-	if s.cold == nil {
-		return nil, nil
-	}
-	resident, err := windowsResident(int(s.f.Fd()), base, end)
-	if err != nil || !slices.Contains(resident, false) || !s.cold.firstPull(s.f) {
-		return nil, nil
-	}
-	taken := s.cold.reserve()
-	if taken == 0 {
-		return nil, nil
-	}
-	var spans []span
-	for i, in := range resident {
-		if in {
-			continue
-		}
-		wb := base + int64(i)*mapWindow
-		we := min(wb+mapWindow, end)
-		for c := wb; c < we; c += coldChunk {
-			spans = append(spans, span{c, min(c+coldChunk, we)})
-		}
-	}
-	r, err := openDirect(s.f, spans, s.cold, taken)
-	if err != nil { // no O_DIRECT on this filesystem, no /proc
-		s.cold.inUse.Add(int32(-taken))
-		return nil, nil
-	}
-	return r, resident
 }

@@ -8,8 +8,3 @@ import "io"
 func (s *fileSection) WriteMappedTo(w io.Writer) (int64, error) {
 	return io.Copy(w, struct{ io.Reader }{s.SectionReader})
 }
-
-// coldReads is empty: only Linux reads blobs around the page cache.
-type coldReads struct{}
-
-func newColdReads() *coldReads { return &coldReads{} }

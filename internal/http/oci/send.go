@@ -41,11 +41,7 @@ type mappedWriterTo interface {
 // the sending side, and the receiver then reads bytes that are still
 // warm. Measured over loopback (docs/benchmarks.md), large pulls ran
 // 25–60 % faster this way than with sendfile, and faster than through a
-// buffer, which costs a second copy. A blob that is not in the page
-// cache is read around it on its first pull in a while, several reads in
-// flight, and sent from those reads' buffers (internal/blob/fs,
-// cold_linux.go): the first cold pull of a 1 GiB layer ran 1.18× zot's
-// sendfile, with less CPU.
+// buffer, which costs a second copy.
 //
 // Over TLS every byte is read in this process to be encrypted, whatever
 // the source, so the body goes through a pooled buffer large enough to

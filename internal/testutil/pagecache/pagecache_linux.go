@@ -1,5 +1,5 @@
 // Package pagecache tells tests which pages of a file the page cache
-// holds (mincore(2) over a read-only mapping of it), and drops them.
+// holds (mincore(2) over a read-only mapping of it).
 package pagecache
 
 import (
@@ -39,20 +39,4 @@ func Resident(path string) ([]bool, error) {
 		out[i] = v&1 != 0
 	}
 	return out, nil
-}
-
-// Drop asks the kernel to drop length bytes of the file at path from
-// offset (to the end when length is 0) from the page cache, after
-// writing out what is dirty (dirty pages are not dropped). Pages mapped
-// by a process stay.
-func Drop(path string, offset, length int64) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	return unix.Fadvise(int(f.Fd()), offset, length, unix.FADV_DONTNEED)
 }
